@@ -1,0 +1,57 @@
+# Bulkhead — build, run and test.
+#
+#   make run     build the server and the example plugins, serve them over stdio
+#   make test    build everything and run the whole test suite
+#   make check-plugins   run `bulkhead check` on every example plugin
+#
+# Plugins are plain C: each plugins/<name>/ builds to plugins/<name>/lib<name>.so.
+
+SWIFT       ?= swift
+CC          ?= cc
+PYTHON      ?= python3
+VENV        ?= .venv
+CONFIG      ?= release
+BIN         := .build/$(CONFIG)/bulkhead
+CFLAGS_PLUGIN := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -I$(CURDIR)/include
+
+export CC CFLAGS_PLUGIN
+
+.PHONY: all build plugins fixtures run test swift-test e2e-test check-plugins venv clean
+
+all: build
+
+build: plugins
+	$(SWIFT) build -c $(CONFIG) --product bulkhead
+
+plugins:
+	$(MAKE) -s -C plugins
+
+fixtures:
+	$(MAKE) -s -C Tests/fixtures
+
+run: build
+	exec $(BIN) serve --plugins plugins
+
+check-plugins: build
+	@for p in plugins/*/; do $(BIN) check $$p || exit 1; done
+
+$(VENV)/.installed: Tests/e2e/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r Tests/e2e/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+swift-test:
+	$(SWIFT) test
+
+e2e-test: build fixtures venv
+	BULKHEAD_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
+
+# The whole suite: Swift unit tests, then end-to-end and interop tests against the built binary.
+test: swift-test e2e-test
+
+clean:
+	$(MAKE) -s -C plugins clean
+	$(MAKE) -s -C Tests/fixtures clean
+	rm -rf .build

@@ -1,0 +1,124 @@
+/// The seam between the protocol layer and whatever serves tools.
+///
+/// The protocol layer (JSON-RPC, both MCP eras, transports) calls these and
+/// knows nothing of plugins; BulkheadCore implements them and knows nothing
+/// of transports. The CLI wires the two together.
+
+/// The MCP revision a request is served under.
+public enum ProtocolEra: Sendable, Hashable {
+    /// 2025-11-25 and earlier: `initialize` handshake, session state on the connection.
+    case handshake(version: String)
+    /// 2026-07-28 and later: stateless, every request carries `_meta`.
+    case stateless(version: String)
+
+    public var version: String {
+        switch self {
+        case .handshake(let v), .stateless(let v): v
+        }
+    }
+}
+
+/// What the protocol layer knows about one request, handed to the provider.
+public struct RequestContext: Sendable {
+    public var era: ProtocolEra
+    /// The client's declared capabilities (from `initialize`, or from the request's `_meta`).
+    public var clientCapabilities: JSONObject
+    /// `clientInfo` when the client sent one.
+    public var clientInfo: JSONObject?
+    /// Who is asking, as the transport established it (stdio: the operator's
+    /// configured principal; HTTP: from the bearer token). Nil when unknown.
+    public var principal: String?
+    /// The JSON-RPC id of the request, for logs and audit.
+    public var requestID: JSONRPCID?
+
+    public init(era: ProtocolEra, clientCapabilities: JSONObject = [:], clientInfo: JSONObject? = nil,
+                principal: String? = nil, requestID: JSONRPCID? = nil) {
+        self.era = era
+        self.clientCapabilities = clientCapabilities
+        self.clientInfo = clientInfo
+        self.principal = principal
+        self.requestID = requestID
+    }
+}
+
+/// One entry of `tools/list`.
+public struct ToolDescriptor: Sendable {
+    public var name: String
+    public var title: String?
+    public var description: String?
+    public var inputSchema: JSONValue
+    public var outputSchema: JSONValue?
+    /// MCP tool annotations (readOnlyHint, destructiveHint, …), already as JSON.
+    public var annotations: JSONObject?
+    /// Extra `_meta` for the tool entry.
+    public var meta: JSONObject?
+
+    public init(name: String, title: String? = nil, description: String? = nil, inputSchema: JSONValue,
+                outputSchema: JSONValue? = nil, annotations: JSONObject? = nil, meta: JSONObject? = nil) {
+        self.name = name
+        self.title = title
+        self.description = description
+        self.inputSchema = inputSchema
+        self.outputSchema = outputSchema
+        self.annotations = annotations
+        self.meta = meta
+    }
+}
+
+/// The result of `tools/call`: MCP's CallToolResult.
+public struct ToolResult: Sendable {
+    /// Content blocks, e.g. `{"type":"text","text":"…"}`.
+    public var content: [JSONValue]
+    public var structuredContent: JSONValue?
+    public var isError: Bool
+    /// `_meta` of the result (provenance rides here).
+    public var meta: JSONObject?
+
+    public init(content: [JSONValue], structuredContent: JSONValue? = nil, isError: Bool = false,
+                meta: JSONObject? = nil) {
+        self.content = content
+        self.structuredContent = structuredContent
+        self.isError = isError
+        self.meta = meta
+    }
+}
+
+/// How a `tools/call` ended, as the provider reports it.
+public enum ToolCallOutcome: Sendable {
+    /// A result (successful or `isError`).
+    case result(ToolResult)
+    /// No tool of that name exists for this caller: the protocol layer answers
+    /// with the JSON-RPC error the spec names (-32602, "Unknown tool").
+    case unknownTool(String)
+}
+
+/// Returned by `callTool`, so the protocol layer can pass on `notifications/cancelled`.
+public protocol ToolCallCancellation: Sendable {
+    func cancel(reason: String?)
+}
+
+/// Serves tools to the protocol layer.
+public protocol ToolProvider: Sendable {
+    /// The tools this caller may see, in a deterministic order.
+    func tools(for context: RequestContext) -> [ToolDescriptor]
+
+    /// Starts one call. Must not block: the work runs elsewhere, and `complete`
+    /// is called exactly once, from any thread, when it ends (also after a cancel).
+    func callTool(name: String, arguments: JSONObject, context: RequestContext,
+                  complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
+}
+
+/// Name, version and instructions the server announces.
+public struct ServerIdentity: Sendable {
+    public var name: String
+    public var version: String
+    public var title: String?
+    public var instructions: String?
+
+    public init(name: String, version: String, title: String? = nil, instructions: String? = nil) {
+        self.name = name
+        self.version = version
+        self.title = title
+        self.instructions = instructions
+    }
+}

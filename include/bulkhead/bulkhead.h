@@ -1,0 +1,444 @@
+/*
+ * bulkhead.h — the Bulkhead plugin ABI, version 1.
+ *
+ * A Bulkhead plugin is a shared library plus a manifest (manifest.toml) in
+ * one folder. The core reads the manifest, dlopen()s the library, checks its
+ * ABI version, calls its init function with a table of host functions bound
+ * to that plugin, and serves its tools over MCP as "<plugin>.<tool>".
+ *
+ * ---------------------------------------------------------------------------
+ * A complete plugin (hello.c). Build: cc -shared -fPIC -Iinclude -o libhello.so hello.c
+ *
+ *   #include <bulkhead/bulkhead.h>
+ *   #include <stdio.h>
+ *
+ *   static bh_status greet(const bh_host_api *host, bh_call call, void *user_data)
+ *   {
+ *       (void)user_data;
+ *       bh_bytes name;
+ *       if (host->arg_string(call, BH_LIT("name"), &name) != BH_OK)
+ *           return host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
+ *                                     BH_LIT("name must be a string"));
+ *       char text[200];
+ *       int n = snprintf(text, sizeof text, "Hello, %.*s!", (int)name.len, name.ptr);
+ *       return host->result_text(call, text, (size_t)n);
+ *   }
+ *
+ *   BULKHEAD_PLUGIN_ABI()
+ *
+ *   bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin,
+ *                                  bh_plugin_def *def)
+ *   {
+ *       def->concurrency = BH_CONCURRENCY_PARALLEL; // greet keeps no state
+ *       return host->register_tool(plugin, BH_LIT("greet"), greet, NULL);
+ *   }
+ *
+ * and beside it, manifest.toml:
+ *
+ *   name = "hello"
+ *   version = "1.0.0"
+ *   abi = "1.0"
+ *   library = "libhello.so"
+ *   description = "Greets people."
+ *   [[tools]]
+ *   name = "greet"
+ *   description = "Say hello to someone."
+ *   access = "read"
+ *   input_schema = { type = "object", required = ["name"], properties = { name = { type = "string" } } }
+ *
+ * Check it with: bulkhead check path/to/hello
+ * ---------------------------------------------------------------------------
+ *
+ * RULES OF THE ABI
+ *
+ *  - Versions. A plugin states the ABI it was built against (BULKHEAD_PLUGIN_ABI
+ *    records this header's version). The core loads it when the majors are
+ *    equal and the plugin's minor is not newer than the core's. A new minor
+ *    only adds: functions at the end of bh_host_api, fields at the end of
+ *    structs, values at the end of enums.
+ *  - Sizes. Every struct that crosses the boundary starts with
+ *    `uint32_t struct_size`, set by whoever allocated it. Read a field only if
+ *    it lies within struct_size (BH_HAS_FIELD). Structs only grow at the end.
+ *  - Buffers are pointer + length and need not be NUL-terminated. Strings are
+ *    UTF-8.
+ *  - Ownership. The plugin never frees memory the core handed it and the core
+ *    never frees memory the plugin handed it: every result goes back through a
+ *    host function that copies it before returning. Borrowed memory (bh_bytes
+ *    filled by the core) stays valid for the lifetime stated at each function.
+ *  - Handles (bh_plugin, bh_call) are opaque tokens, not pointers. The core
+ *    validates each one on every use; a stale, foreign or forged handle gets
+ *    BH_E_STALE and the attempt is logged.
+ *  - Threads. Tool functions run on threads the core owns, never on a thread
+ *    of the caller's runtime. A plugin that declares BH_CONCURRENCY_SERIAL is
+ *    called from one thread at a time; BH_CONCURRENCY_PARALLEL plugins may be
+ *    called concurrently from several threads, each call with its own bh_call.
+ *    Every host function is safe to call from any thread the core called the
+ *    plugin on, and from threads the plugin started, unless it says otherwise.
+ *  - No symbols are exported by the core. Everything a plugin can do goes
+ *    through the bh_host_api handed to bulkhead_plugin_init, so the same
+ *    library runs unchanged inside a separate worker process.
+ *  - Nothing here allocates on the plugin's behalf, and nothing here uses
+ *    setjmp/longjmp, signals or C++ exceptions: a plugin must not let any of
+ *    those cross the boundary.
+ */
+#ifndef BULKHEAD_H
+#define BULKHEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ====================================================================== */
+/* Versions                                                               */
+/* ====================================================================== */
+
+/** The ABI version this header describes. */
+#define BH_ABI_VERSION_MAJOR 1
+#define BH_ABI_VERSION_MINOR 0
+
+/** First four bytes of bh_plugin_abi: "BHD1" read as a little-endian word. */
+#define BH_ABI_MAGIC 0x31444842u
+
+/* ====================================================================== */
+/* Statuses and error kinds                                               */
+/* ====================================================================== */
+
+/**
+ * What a host function (or a plugin's init or tool function) returns.
+ * Negative values are failures. New values are only ever appended.
+ */
+typedef enum bh_status {
+    BH_OK = 0,
+    BH_E_INVALID = -1,      /**< a parameter was malformed (NULL, bad length, bad struct_size, bad UTF-8) */
+    BH_E_NOT_FOUND = -2,    /**< the argument, key or object does not exist */
+    BH_E_TYPE = -3,         /**< it exists but has another JSON type than asked for */
+    BH_E_NOT_ALLOWED = -4,  /**< refused: not granted, not declared, or not permitted now */
+    BH_E_STALE = -5,        /**< the handle is not (or no longer) valid for this plugin */
+    BH_E_TOO_LARGE = -6,    /**< a size limit was exceeded */
+    BH_E_CANCELLED = -7,    /**< the call was cancelled or its deadline passed */
+    BH_E_UNSUPPORTED = -8,  /**< this core does not offer that function or value */
+    BH_E_IO = -9,           /**< an operating-system error */
+    BH_E_FAILED = -10       /**< the operation failed; a tool's own error is set with result_error */
+} bh_status;
+
+/**
+ * The kind of a failed tool call, as the MCP client sees it in
+ * structuredContent.kind of an isError result.
+ */
+typedef enum bh_error_kind {
+    BH_ERROR_INVALID_ARGUMENT = 1, /**< the arguments are wrong; retrying the same call will fail again */
+    BH_ERROR_NOT_FOUND = 2,        /**< the thing asked for does not exist (or is not visible to this caller) */
+    BH_ERROR_NOT_ALLOWED = 3,      /**< the caller may not do this */
+    BH_ERROR_UNAVAILABLE = 4,      /**< a dependency is down; retrying later may work */
+    BH_ERROR_TIMEOUT = 5,          /**< the deadline passed */
+    BH_ERROR_CANCELLED = 6,        /**< the caller cancelled */
+    BH_ERROR_TOO_LARGE = 7,        /**< the request or the result exceeds a limit */
+    BH_ERROR_INTERNAL = 8,         /**< a bug or an unexpected state in the plugin */
+    BH_ERROR_CONSENT_REQUIRED = 9  /**< a write that needs a human's consent, which could not be obtained */
+} bh_error_kind;
+
+/** Log levels, as syslog and MCP name them. */
+typedef enum bh_log_level {
+    BH_LOG_DEBUG = 0,
+    BH_LOG_INFO = 1,
+    BH_LOG_NOTICE = 2,
+    BH_LOG_WARNING = 3,
+    BH_LOG_ERROR = 4
+} bh_log_level;
+
+/** How the core may call a plugin's tool functions. */
+typedef enum bh_concurrency {
+    /** One call at a time, from one thread at a time (the default, and the safe choice). */
+    BH_CONCURRENCY_SERIAL = 0,
+    /** Any number of calls at once, from several threads; the plugin synchronises its own state. */
+    BH_CONCURRENCY_PARALLEL = 1
+} bh_concurrency;
+
+/* ====================================================================== */
+/* Handles and buffers                                                    */
+/* ====================================================================== */
+
+/**
+ * A loaded plugin, as the core knows it. Opaque; copy it freely.
+ * Valid from bulkhead_plugin_init until the plugin's destroy returns.
+ */
+typedef struct bh_plugin {
+    uint64_t token;
+} bh_plugin;
+
+/**
+ * One tool call in progress. Opaque; valid only until the tool function it
+ * was passed to returns. Using it afterwards gets BH_E_STALE.
+ */
+typedef struct bh_call {
+    uint64_t token;
+} bh_call;
+
+/** A borrowed byte range filled in by the core. Not NUL-terminated. */
+typedef struct bh_bytes {
+    const char *ptr;
+    size_t len;
+} bh_bytes;
+
+/** Expands a string literal to the (pointer, length) pair the host functions take. */
+#define BH_LIT(s) (s), (sizeof(s) - 1)
+
+/** True when a struct of `struct_size` bytes contains `field` (for structs from a newer or older peer). */
+#define BH_HAS_FIELD(ptr, type, field) \
+    ((ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/** Who is calling: filled in by bh_host_api.caller. */
+typedef struct bh_caller {
+    uint32_t struct_size; /**< set by the plugin to sizeof(bh_caller) before the call */
+    uint32_t reserved;
+    bh_bytes principal;   /**< the principal's name, e.g. "alice" */
+    bh_bytes tenant;      /**< the tenant the request runs in, e.g. "acme" */
+    bh_bytes scopes;      /**< space-separated scopes, e.g. "docs.read tickets.write" */
+} bh_caller;
+
+/* ====================================================================== */
+/* The host table                                                         */
+/* ====================================================================== */
+
+typedef struct bh_host_api bh_host_api;
+
+/**
+ * A tool function, registered with register_tool.
+ *
+ * Required: one per tool the manifest declares.
+ * Thread:   runs on a core-owned thread; see bh_concurrency.
+ * Ownership: `call` is valid only until this function returns. Results set
+ *           through host->result_* are copied by the core.
+ * Returns:  BH_OK once a result has been set (result_text, result_json or
+ *           result_error). Any other status without a result is reported to
+ *           the client as an `internal` error naming the status.
+ */
+typedef bh_status (*bh_tool_fn)(const bh_host_api *host, bh_call call, void *user_data);
+
+/**
+ * The functions the core offers a plugin. Handed to bulkhead_plugin_init;
+ * the pointer stays valid until the plugin's destroy returns. Every function
+ * pointer in a table of this struct_size is non-NULL.
+ */
+struct bh_host_api {
+    uint32_t struct_size;  /**< sizeof(bh_host_api) as the core knows it; test with BH_HAS_FIELD */
+    uint16_t abi_major;    /**< the core's ABI version */
+    uint16_t abi_minor;
+
+    /* ---------------------------------------------------------------- */
+    /* Registration: only inside bulkhead_plugin_init                    */
+    /* ---------------------------------------------------------------- */
+
+    /**
+     * Registers the function serving the manifest's tool `name`.
+     *
+     * Thread:   only on the thread running bulkhead_plugin_init, only during it.
+     * Ownership: `name` is copied; `user_data` is passed back untouched to every call.
+     * Returns:  BH_OK; BH_E_INVALID for an empty or malformed name or a NULL fn;
+     *           BH_E_NOT_ALLOWED after init returned or for a name registered twice.
+     *           A tool missing from the manifest (or a manifest tool left
+     *           unregistered) refuses the plugin after init, naming the difference.
+     */
+    bh_status (*register_tool)(bh_plugin plugin, const char *name, size_t name_len,
+                               bh_tool_fn fn, void *user_data);
+
+    /* ---------------------------------------------------------------- */
+    /* Plugin-wide                                                       */
+    /* ---------------------------------------------------------------- */
+
+    /**
+     * Writes one structured log line on the core's log, attributed to the plugin.
+     *
+     * Thread:   any.
+     * Ownership: `message` is copied.
+     * Returns:  nothing; an invalid handle drops the line.
+     */
+    void (*log)(bh_plugin plugin, bh_log_level level, const char *message, size_t message_len);
+
+    /**
+     * Reads one value of the operator's [config] table in the plugin's policy.toml.
+     * The key `plugin_dir` always exists: the absolute path of the plugin's folder.
+     *
+     * Thread:   any.
+     * Ownership: `out` borrows memory owned by the core, valid until destroy returns.
+     * Returns:  BH_OK; BH_E_NOT_FOUND when the operator set no such key.
+     */
+    bh_status (*config)(bh_plugin plugin, const char *key, size_t key_len, bh_bytes *out);
+
+    /* ---------------------------------------------------------------- */
+    /* Per call: arguments                                               */
+    /* ---------------------------------------------------------------- */
+
+    /**
+     * The whole `arguments` object of the call, as JSON text.
+     *
+     * Thread:   any thread, while the call runs.
+     * Ownership: `out` borrows core memory valid until the tool function returns.
+     * Returns:  BH_OK (an empty object "{}" when the client sent none); BH_E_STALE.
+     */
+    bh_status (*arguments)(bh_call call, bh_bytes *out);
+
+    /**
+     * One top-level argument as a string.
+     * Returns: BH_OK; BH_E_NOT_FOUND when absent (or null); BH_E_TYPE when not a string; BH_E_STALE.
+     * Ownership: as for arguments.
+     */
+    bh_status (*arg_string)(bh_call call, const char *key, size_t key_len, bh_bytes *out);
+
+    /**
+     * One top-level argument as a 64-bit integer (a JSON number with no fraction).
+     * Returns: BH_OK; BH_E_NOT_FOUND when absent (or null); BH_E_TYPE when not an integer; BH_E_STALE.
+     */
+    bh_status (*arg_int)(bh_call call, const char *key, size_t key_len, int64_t *out);
+
+    /**
+     * One top-level argument as a double (any JSON number).
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_TYPE; BH_E_STALE.
+     */
+    bh_status (*arg_double)(bh_call call, const char *key, size_t key_len, double *out);
+
+    /**
+     * One top-level argument as a boolean (0 or 1).
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_TYPE; BH_E_STALE.
+     */
+    bh_status (*arg_bool)(bh_call call, const char *key, size_t key_len, int *out);
+
+    /**
+     * One top-level argument of any type, as JSON text (arrays and objects included).
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_STALE.
+     * Ownership: as for arguments.
+     */
+    bh_status (*arg_json)(bh_call call, const char *key, size_t key_len, bh_bytes *out);
+
+    /* ---------------------------------------------------------------- */
+    /* Per call: context                                                 */
+    /* ---------------------------------------------------------------- */
+
+    /**
+     * Who is calling. Set out->struct_size = sizeof(bh_caller) first.
+     * Thread:   any, while the call runs.
+     * Ownership: the bh_bytes borrow core memory valid until the tool function returns.
+     * Returns:  BH_OK; BH_E_INVALID for a too-small struct_size; BH_E_STALE.
+     */
+    bh_status (*caller)(bh_call call, bh_caller *out);
+
+    /**
+     * Milliseconds left before the call's deadline (0 once it passed), or -1 when it has none.
+     * Thread: any, while the call runs. Returns 0 for a stale handle.
+     */
+    int64_t (*remaining_ms)(bh_call call);
+
+    /**
+     * Non-zero once the client cancelled the call or its deadline passed.
+     * Long-running tools should poll it and return early with
+     * result_error(BH_ERROR_CANCELLED, ...). Cheap: an atomic load.
+     * Thread: any. Returns 1 for a stale handle, so loops end.
+     */
+    int (*is_cancelled)(bh_call call);
+
+    /* ---------------------------------------------------------------- */
+    /* Per call: results (each copies its input before returning)        */
+    /* ---------------------------------------------------------------- */
+
+    /**
+     * Appends a text content block to the result.
+     * Thread:   any, while the call runs; calls for one bh_call must not race each other.
+     * Returns:  BH_OK; BH_E_INVALID for text that is not UTF-8; BH_E_TOO_LARGE past the
+     *           result size limit; BH_E_NOT_ALLOWED after result_error; BH_E_STALE.
+     */
+    bh_status (*result_text)(bh_call call, const char *text, size_t text_len);
+
+    /**
+     * Sets the result's structured content (MCP structuredContent): one JSON object.
+     * When the tool declares an output schema the object must match it. The core also
+     * adds it as a text block when the plugin set no text, for clients that ignore it.
+     * Returns:  BH_OK; BH_E_INVALID for text that is not one JSON object; BH_E_TOO_LARGE;
+     *           BH_E_NOT_ALLOWED after result_error or when set twice; BH_E_STALE.
+     */
+    bh_status (*result_json)(bh_call call, const char *json, size_t json_len);
+
+    /**
+     * Makes the call fail with `kind` and a message fit for a human. Replaces
+     * anything set before. The message must not contain secrets.
+     * Returns:  BH_OK (so a tool can `return host->result_error(...)`); BH_E_INVALID for
+     *           an unknown kind or a message that is not UTF-8; BH_E_STALE.
+     */
+    bh_status (*result_error)(bh_call call, bh_error_kind kind, const char *message, size_t message_len);
+
+    /* New functions are added here, at the end, with a new minor version. */
+};
+
+/* ====================================================================== */
+/* What the plugin exports                                                */
+/* ====================================================================== */
+
+/** Returned by bulkhead_plugin_abi; a static constant inside the plugin. */
+typedef struct bh_plugin_abi {
+    uint32_t struct_size; /**< sizeof(bh_plugin_abi) */
+    uint32_t magic;       /**< BH_ABI_MAGIC */
+    uint16_t abi_major;   /**< BH_ABI_VERSION_MAJOR of the header the plugin was built with */
+    uint16_t abi_minor;   /**< BH_ABI_VERSION_MINOR likewise */
+    uint32_t reserved;
+} bh_plugin_abi;
+
+/**
+ * Filled in by bulkhead_plugin_init. The core allocates and zeroes it and sets
+ * struct_size to its own size; the plugin writes only the fields it knows.
+ */
+typedef struct bh_plugin_def {
+    uint32_t struct_size;
+    uint32_t concurrency;          /**< a bh_concurrency value; BH_CONCURRENCY_SERIAL when left 0 */
+    void *state;                   /**< passed to destroy; the core never looks inside */
+    void (*destroy)(void *state);  /**< optional: called once, after the last call returned */
+} bh_plugin_def;
+
+/**
+ * REQUIRED export: reports the ABI the plugin was built against.
+ *
+ * Thread:   called once, before init, on the loading thread.
+ * Ownership: returns a pointer to static memory inside the plugin.
+ * Returns:  never NULL. Use BULKHEAD_PLUGIN_ABI() to define it.
+ */
+typedef const bh_plugin_abi *(*bh_plugin_abi_fn)(void);
+#define BH_PLUGIN_ABI_SYMBOL "bulkhead_plugin_abi"
+
+/**
+ * REQUIRED export: initialises the plugin and registers its tools.
+ *
+ * Thread:   called once, on the loading thread, before any tool function.
+ * Ownership: `host` stays valid until destroy returns; `def` only during init.
+ * Returns:  BH_OK, or a failure status: the plugin is then refused (its destroy
+ *           is not called; free what init allocated before failing) and the
+ *           reason is logged together with any line it logged.
+ */
+typedef bh_status (*bh_plugin_init_fn)(const bh_host_api *host, bh_plugin plugin, bh_plugin_def *def);
+#define BH_PLUGIN_INIT_SYMBOL "bulkhead_plugin_init"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define BH_EXPORT __attribute__((visibility("default")))
+#else
+#define BH_EXPORT
+#endif
+
+/** Declarations of the two exports, so a plugin's definitions are checked against them. */
+BH_EXPORT const bh_plugin_abi *bulkhead_plugin_abi(void);
+BH_EXPORT bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plugin_def *def);
+
+/** Defines bulkhead_plugin_abi with this header's version. Use once per plugin. */
+#define BULKHEAD_PLUGIN_ABI()                                                    \
+    BH_EXPORT const bh_plugin_abi *bulkhead_plugin_abi(void)                     \
+    {                                                                            \
+        static const bh_plugin_abi abi = {sizeof(bh_plugin_abi), BH_ABI_MAGIC,   \
+                                          BH_ABI_VERSION_MAJOR,                  \
+                                          BH_ABI_VERSION_MINOR, 0};              \
+        return &abi;                                                             \
+    }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BULKHEAD_H */
