@@ -368,6 +368,22 @@ struct bh_host_api {
      */
     bh_status (*result_error)(bh_call call, bh_error_kind kind, const char *message, size_t message_len);
 
+    /* ---------------------------------------------------------------- */
+    /* Core introspection                                                */
+    /* ---------------------------------------------------------------- */
+
+    /**
+     * The state of the core as one JSON object: every loaded plugin (name,
+     * version, abi, tools, concurrency, health, call and error counts) and
+     * every refused plugin folder with its reason. Meant for an admin plugin.
+     *
+     * Thread:   any, while the call runs.
+     * Ownership: `out` borrows core memory valid until the tool function returns.
+     * Returns:  BH_OK; BH_E_NOT_ALLOWED when the operator did not grant the
+     *           plugin `core_status`; BH_E_STALE.
+     */
+    bh_status (*core_status)(bh_call call, bh_bytes *out);
+
     /* New functions are added here, at the end, with a new minor version. */
 };
 
