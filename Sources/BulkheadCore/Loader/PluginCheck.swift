@@ -1,0 +1,32 @@
+import BulkheadProtocol
+import Logging
+
+/// `bulkhead check`: loads one plugin folder without serving it and reports
+/// what it is and everything wrong with it.
+public struct PluginCheckReport: Sendable {
+    public var name: String?
+    public var version: String?
+    public var manifestABI: String?
+    public var libraryABI: String?
+    public var coreABI: String { ABIVersion.core.description }
+    public var concurrency: String?
+    public var tools: [(name: String, access: String, registered: Bool)] = []
+    public var problems: [String] = []
+
+    public var ok: Bool { problems.isEmpty }
+
+    public static func run(folder: String, logger: Logger) -> PluginCheckReport {
+        let board = StatusBoard()
+        let (instance, report) = PluginLoader(logger: logger, board: board).load(folder: folder)
+        var out = PluginCheckReport()
+        out.name = report.manifest?.name
+        out.version = report.manifest?.version
+        out.manifestABI = report.manifest?.abi.description
+        out.libraryABI = report.libraryABI?.description
+        out.concurrency = report.concurrency
+        out.tools = (report.manifest?.tools ?? []).map { ($0.name, $0.access.rawValue, report.registered.contains($0.name)) }
+        out.problems = report.problems
+        instance?.shutdown()
+        return out
+    }
+}

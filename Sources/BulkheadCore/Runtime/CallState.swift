@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BulkheadProtocol
+import CBulkhead
+import Synchronization
+
+/// One tool call in progress: what the plugin reads (arguments, caller,
+/// deadline, cancellation) and what it has answered so far.
+final class CallState: Sendable {
+    let plugin: PluginInstance
+    let tool: String
+    let arguments: JSONObject
+    let principal: Principal
+    /// Monotonic nanoseconds at which the call times out, or nil.
+    let deadline: UInt64?
+    let cancelledFlag = Atomic<Bool>(false)
+
+    struct Answer: ~Copyable {
+        var content: [JSONValue] = []
+        var structured: JSONValue?
+        var error: (kind: ErrorKind, message: String)?
+        var bytes = 0
+        var lent = BorrowedBytes()
+        var argumentsJSON: bh_bytes?
+        var caller: (principal: bh_bytes, tenant: bh_bytes, scopes: bh_bytes)?
+    }
+
+    let answer = Mutex(Answer())
+
+    /// Largest result a call may produce, text and structured content together.
+    static let maxResultBytes = 32 << 20
+
+    init(plugin: PluginInstance, tool: String, arguments: JSONObject, principal: Principal, deadline: UInt64?) {
+        self.plugin = plugin
+        self.tool = tool
+        self.arguments = arguments
+        self.principal = principal
+        self.deadline = deadline
+    }
+
+    var isCancelled: Bool {
+        if cancelledFlag.load(ordering: .relaxed) { return true }
+        if let deadline, MonotonicClock.now() >= deadline { return true }
+        return false
+    }
+
+    /// Turns what the plugin answered (and the status its function returned) into an MCP result.
+    func finish(status: bh_status) -> ToolResult {
+        answer.withLock { a in
+            defer { a.lent.releaseAll() }
+            if let error = a.error {
+                return ToolErrors.result(error.kind, error.message)
+            }
+            if status != BH_OK {
+                return ToolErrors.result(.internal, "plugin '\(plugin.name)' tool '\(tool)' returned \(StatusName.of(status)) without setting a result")
+            }
+            var content = a.content
+            if content.isEmpty, let s = a.structured {
+                // Clients that ignore structuredContent still get the data.
+                content = [["type": "text", "text": .string(String(decoding: s.serialized(), as: UTF8.self))]]
+            }
+            return ToolResult(content: content, structuredContent: a.structured)
+        }
+    }
+}
+
+/// Monotonic time in nanoseconds, for deadlines.
+enum MonotonicClock {
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// Printable names of bh_status values, for messages.
+enum StatusName {
+    static func of(_ s: bh_status) -> String {
+        switch s {
+        case BH_OK: "BH_OK"
+        case BH_E_INVALID: "BH_E_INVALID"
+        case BH_E_NOT_FOUND: "BH_E_NOT_FOUND"
+        case BH_E_TYPE: "BH_E_TYPE"
+        case BH_E_NOT_ALLOWED: "BH_E_NOT_ALLOWED"
+        case BH_E_STALE: "BH_E_STALE"
+        case BH_E_TOO_LARGE: "BH_E_TOO_LARGE"
+        case BH_E_CANCELLED: "BH_E_CANCELLED"
+        case BH_E_UNSUPPORTED: "BH_E_UNSUPPORTED"
+        case BH_E_IO: "BH_E_IO"
+        case BH_E_FAILED: "BH_E_FAILED"
+        default: "status \(s.rawValue)"
+        }
+    }
+}

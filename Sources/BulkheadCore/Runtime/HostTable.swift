@@ -1,0 +1,203 @@
+import BulkheadProtocol
+import CBulkhead
+import Logging
+
+/// The bh_host_api every plugin is handed. The functions are plain C
+/// functions with no captured context: each finds its plugin or call through
+/// the token it is passed, so a token is only as good as the HandleTable says.
+enum HostTable {
+    static func make() -> bh_host_api {
+        var api = bh_host_api()
+        api.struct_size = UInt32(MemoryLayout<bh_host_api>.size)
+        api.abi_major = UInt16(BH_ABI_VERSION_MAJOR)
+        api.abi_minor = UInt16(BH_ABI_VERSION_MINOR)
+
+        api.register_tool = { plugin, name, nameLen, fn, userData in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            guard let fn, let toolName = validatedUTF8(name, nameLen), Naming.isToolName(toolName) else {
+                return BH_E_INVALID
+            }
+            return instance.register(tool: toolName, function: fn, userData: userData)
+        }
+
+        api.log = { plugin, level, message, messageLen in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else {
+                _ = staleHandle("plugin", plugin.token)
+                return
+            }
+            let text = bh_bytes.view(message, messageLen).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            instance.logger.log(level: Logger.Level(level), "\(text)")
+        }
+
+        api.config = { plugin, key, keyLen, out in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            guard let out, let k = validatedUTF8(key, keyLen) else { return BH_E_INVALID }
+            guard let value = instance.config[k] else { return BH_E_NOT_FOUND }
+            out.pointee = value
+            return BH_OK
+        }
+
+        api.arguments = { call, out in
+            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let out else { return BH_E_INVALID }
+            out.pointee = state.answer.withLock { a in
+                if let cached = a.argumentsJSON { return cached }
+                let bytes = a.lent.lend(JSONValue.object(state.arguments).serialized())
+                a.argumentsJSON = bytes
+                return bytes
+            }
+            return BH_OK
+        }
+
+        api.arg_string = { call, key, keyLen, out in
+            argument(call, key, keyLen, out) { value, state, out in
+                guard case .string(let s) = value else { return BH_E_TYPE }
+                out.pointee = state.answer.withLock { $0.lent.lend(s) }
+                return BH_OK
+            }
+        }
+
+        api.arg_int = { call, key, keyLen, out in
+            argument(call, key, keyLen, out) { value, _, out in
+                guard let i = value.intValue else { return BH_E_TYPE }
+                out.pointee = i
+                return BH_OK
+            }
+        }
+
+        api.arg_double = { call, key, keyLen, out in
+            argument(call, key, keyLen, out) { value, _, out in
+                guard let d = value.doubleValue else { return BH_E_TYPE }
+                out.pointee = d
+                return BH_OK
+            }
+        }
+
+        api.arg_bool = { call, key, keyLen, out in
+            argument(call, key, keyLen, out) { value, _, out in
+                guard let b = value.boolValue else { return BH_E_TYPE }
+                out.pointee = b ? 1 : 0
+                return BH_OK
+            }
+        }
+
+        api.arg_json = { call, key, keyLen, out in
+            argument(call, key, keyLen, out) { value, state, out in
+                out.pointee = state.answer.withLock { $0.lent.lend(value.serialized()) }
+                return BH_OK
+            }
+        }
+
+        api.caller = { call, out in
+            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let out, Int(out.pointee.struct_size) >= MemoryLayout<bh_caller>.size else { return BH_E_INVALID }
+            let p = state.principal
+            let lent = state.answer.withLock { a in
+                if let c = a.caller { return c }
+                let c = (a.lent.lend(p.name), a.lent.lend(p.tenant), a.lent.lend(p.scopes.joined(separator: " ")))
+                a.caller = c
+                return c
+            }
+            out.pointee.principal = lent.0
+            out.pointee.tenant = lent.1
+            out.pointee.scopes = lent.2
+            return BH_OK
+        }
+
+        api.remaining_ms = { call in
+            guard let state = HandleTable.shared.call(call.token) else {
+                _ = staleHandle("call", call.token)
+                return 0
+            }
+            guard let deadline = state.deadline else { return -1 }
+            let now = MonotonicClock.now()
+            return now >= deadline ? 0 : Int64((deadline - now) / 1_000_000)
+        }
+
+        api.is_cancelled = { call in
+            guard let state = HandleTable.shared.call(call.token) else { return 1 }
+            return state.isCancelled ? 1 : 0
+        }
+
+        api.result_text = { call, text, textLen in
+            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let s = validatedUTF8(text, textLen) else { return BH_E_INVALID }
+            return state.answer.withLock { a in
+                guard a.error == nil else { return BH_E_NOT_ALLOWED }
+                guard a.bytes + textLen <= CallState.maxResultBytes else { return BH_E_TOO_LARGE }
+                a.bytes += textLen
+                a.content.append(["type": "text", "text": .string(s)])
+                return BH_OK
+            }
+        }
+
+        api.result_json = { call, json, jsonLen in
+            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let raw = bh_bytes.view(json, jsonLen), let value = try? JSONValue.parse(raw),
+                  case .object = value
+            else { return BH_E_INVALID }
+            return state.answer.withLock { a in
+                guard a.error == nil, a.structured == nil else { return BH_E_NOT_ALLOWED }
+                guard a.bytes + jsonLen <= CallState.maxResultBytes else { return BH_E_TOO_LARGE }
+                a.bytes += jsonLen
+                a.structured = value
+                return BH_OK
+            }
+        }
+
+        api.result_error = { call, kind, message, messageLen in
+            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let errorKind = ErrorKind(kind), let text = validatedUTF8(message, messageLen) else { return BH_E_INVALID }
+            state.answer.withLock { a in
+                a.error = (errorKind, text)
+                a.content = []
+                a.structured = nil
+            }
+            return BH_OK
+        }
+
+        api.core_status = { call, out in
+            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let out else { return BH_E_INVALID }
+            guard state.plugin.policy.grantsCoreStatus else {
+                state.plugin.logger.warning("refused core_status: not granted in policy.toml")
+                return BH_E_NOT_ALLOWED
+            }
+            let json = state.plugin.board.snapshot().serialized()
+            out.pointee = state.answer.withLock { $0.lent.lend(json) }
+            return BH_OK
+        }
+        return api
+    }
+}
+
+/// Shared part of the arg_* functions: find the call, decode the key, look the argument up.
+private func argument<T>(
+    _ call: bh_call, _ key: UnsafePointer<CChar>?, _ keyLen: Int, _ out: UnsafeMutablePointer<T>?,
+    _ body: (JSONValue, CallState, UnsafeMutablePointer<T>) -> bh_status
+) -> bh_status {
+    guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+    guard let out, let k = validatedUTF8(key, keyLen) else { return BH_E_INVALID }
+    guard let value = state.arguments[k], !value.isNull else { return BH_E_NOT_FOUND }
+    return body(value, state, out)
+}
+
+private let hostLogger = Logger(label: "bulkhead.host")
+
+/// Logs and refuses a token the table does not know: stale, foreign or forged.
+private func staleHandle(_ what: String, _ token: UInt64) -> bh_status {
+    hostLogger.warning("refused a \(what) handle that is not live (stale, foreign or forged): 0x\(String(token, radix: 16))")
+    return BH_E_STALE
+}
+
+extension Logger.Level {
+    init(_ level: bh_log_level) {
+        switch level {
+        case BH_LOG_DEBUG: self = .debug
+        case BH_LOG_INFO: self = .info
+        case BH_LOG_NOTICE: self = .notice
+        case BH_LOG_WARNING: self = .warning
+        default: self = .error
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import BulkheadProtocol
+import CBulkhead
+import Logging
+import Synchronization
+
+/// A tool function the plugin registered during init.
+struct RegisteredTool: @unchecked Sendable {
+    // C function and opaque pointer: owned by the plugin, valid while it is loaded.
+    let function: bh_tool_fn
+    let userData: UnsafeMutableRawPointer?
+}
+
+/// How a plugin is doing, as the admin plugin and `bulkhead check` report it.
+enum PluginHealth: Int, Sendable {
+    case ok = 0
+    /// A call overran its deadline and never returned: the plugin may be stuck.
+    case degraded = 1
+}
+
+/// A loaded plugin: its manifest and policy, the host table bound to it, the
+/// tools it registered, the threads that run its calls, and its counters.
+final class PluginInstance: @unchecked Sendable {
+    // Set while loading, on the loading thread, and immutable once the
+    // instance is published to the registry; the Mutexes guard the rest.
+    let manifest: PluginManifest
+    let policy: PluginPolicy
+    let folder: String
+    let logger: Logger
+    let board: StatusBoard
+    private(set) var token: UInt64 = 0
+    let table: UnsafeMutablePointer<bh_host_api>
+    private(set) var concurrency: bh_concurrency = BH_CONCURRENCY_SERIAL
+    private(set) var state: UnsafeMutableRawPointer?
+    private(set) var destroy: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    private(set) var executor: PluginExecutor!
+
+    private struct Registration: ~Copyable {
+        var open = false
+        var tools: [String: RegisteredTool] = [:]
+        var order: [String] = []
+    }
+    private let registration = Mutex(Registration())
+    /// The registered tools, frozen when init returns.
+    private(set) var tools: [String: RegisteredTool] = [:]
+
+    /// Owns the memory `config` lends out, for the plugin's lifetime.
+    private let configLent: Mutex<BorrowedBytes>
+    let config: [String: bh_bytes]
+
+    let calls = Atomic<Int>(0)
+    let errors = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
+    let health = Atomic<Int>(PluginHealth.ok.rawValue)
+
+    var name: String { manifest.name }
+
+    init(manifest: PluginManifest, policy: PluginPolicy, folder: String, board: StatusBoard, logger: Logger) {
+        self.manifest = manifest
+        self.policy = policy
+        self.folder = folder
+        self.board = board
+        var logger = logger
+        logger[metadataKey: "plugin"] = .string(manifest.name)
+        self.logger = logger
+        self.table = .allocate(capacity: 1)
+        self.table.initialize(to: HostTable.make())
+        var values = policy.config
+        values["plugin_dir"] = folder
+        var lent = BorrowedBytes()
+        var config: [String: bh_bytes] = [:]
+        for (k, v) in values { config[k] = lent.lend(v) }
+        self.config = config
+        self.configLent = Mutex(lent)
+    }
+
+    deinit {
+        table.deinitialize(count: 1)
+        table.deallocate()
+    }
+
+    // MARK: Loading (loader thread only)
+
+    func attach() {
+        token = HandleTable.shared.register(plugin: self)
+    }
+
+    func detach() {
+        HandleTable.shared.unregister(plugin: token)
+    }
+
+    func openRegistration() { registration.withLock { $0.open = true } }
+
+    /// Closes registration and returns the tool names in registration order.
+    func closeRegistration(def: bh_plugin_def) -> [String] {
+        let (tools, order) = registration.withLock { r in
+            r.open = false
+            return (r.tools, r.order)
+        }
+        self.tools = tools
+        self.concurrency = def.concurrency == BH_CONCURRENCY_PARALLEL.rawValue ? BH_CONCURRENCY_PARALLEL : BH_CONCURRENCY_SERIAL
+        self.state = def.state
+        self.destroy = def.destroy
+        let threads = concurrency == BH_CONCURRENCY_PARALLEL ? PluginInstance.parallelThreads : 1
+        self.executor = PluginExecutor(name: manifest.name, maxThreads: threads)
+        return order
+    }
+
+    /// Threads a parallel plugin may use at once.
+    static let parallelThreads = 16
+
+    /// Called through host->register_tool.
+    func register(tool name: String, function: bh_tool_fn, userData: UnsafeMutableRawPointer?) -> bh_status {
+        registration.withLock { r in
+            guard r.open else { return BH_E_NOT_ALLOWED }
+            guard r.tools[name] == nil else { return BH_E_NOT_ALLOWED }
+            r.tools[name] = RegisteredTool(function: function, userData: userData)
+            r.order.append(name)
+            return BH_OK
+        }
+    }
+
+    /// Calls the plugin's destroy, once, after its last call returned.
+    func shutdown() {
+        executor?.stop()
+        if let destroy {
+            self.destroy = nil
+            destroy(state)
+        }
+        detach()
+    }
+
+    var concurrencyName: String { concurrency == BH_CONCURRENCY_PARALLEL ? "parallel" : "serial" }
+}
