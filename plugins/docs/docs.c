@@ -1,0 +1,595 @@
+/*
+ * docs — read-only search over a bundled corpus of markdown documents.
+ *
+ * Trust domain: documents, split by tenant. The corpus folder holds one
+ * sub-folder per tenant (corpus/acme, corpus/globex); a caller sees
+ * only the folder of the tenant its call runs in, and another tenant's
+ * document is answered exactly like a missing one, so nothing leaks.
+ *
+ * The whole corpus is read once, at init, into an index that is never
+ * written again. That is what makes BH_CONCURRENCY_PARALLEL safe here without
+ * a single lock, and it means every answer reflects the corpus as it was when
+ * the plugin was loaded (the modification times say when that was).
+ *
+ * Config (policy.toml [config]):
+ *   corpus_dir   the corpus folder; relative to plugin_dir; default "corpus"
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <bulkhead/bulkhead.h>
+
+#include "bh_json.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MAX_DOC_BYTES (256 * 1024) /* bigger files are skipped, with a warning */
+#define MAX_QUERY_BYTES 256
+#define MAX_TERMS 16
+#define LIMIT_DEFAULT 5
+#define LIMIT_MIN 1
+#define LIMIT_MAX 20
+#define SNIPPET_BYTES 160
+
+typedef struct doc {
+    char *tenant;      /* the corpus sub-folder it lives in */
+    char *source;      /* "acme/runbook-deploys.md": relative to the corpus */
+    char *title;
+    long version;      /* from the front matter; -1 when it has none */
+    char modified[24]; /* mtime at load, ISO-8601 UTC */
+    char *text;        /* the whole file: what fetch returns */
+    size_t text_len;
+    size_t body_off;   /* where the text after the front matter starts */
+    char *folded;      /* title "\n" body, ASCII-lowercased: what search matches */
+    size_t folded_len;
+    size_t title_len;
+} doc;
+
+typedef struct docs_index {
+    const bh_host_api *host;
+    bh_plugin plugin;
+    doc *docs;
+    size_t count;
+} docs_index;
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                           */
+/* ---------------------------------------------------------------------- */
+
+/* A printf-style line on the core's log. */
+BHJ_PRINTF(3, 4)
+static void note(docs_index *ix, bh_log_level level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        ix->host->log(ix->plugin, level, line, bhj_utf8_prefix(line, (size_t)n, sizeof line - 1));
+}
+
+/* Deliberately ASCII-only: locale-independent, and non-ASCII letters then match byte for byte. */
+static char fold(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+
+static void iso8601(time_t t, char out[24])
+{
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        strcpy(out, "1970-01-01T00:00:00Z");
+}
+
+/* Turns a failed arg_* lookup into the tool's answer, naming the field. */
+static bh_status bad_arg(const bh_host_api *host, bh_call call, bh_status st,
+                         const char *field, const char *want)
+{
+    char msg[160];
+    int n;
+    if (st == BH_E_NOT_FOUND)
+        n = snprintf(msg, sizeof msg, "%s is required: %s", field, want);
+    else if (st == BH_E_TYPE)
+        n = snprintf(msg, sizeof msg, "%s must be %s", field, want);
+    else
+        return st; /* a stale call or a core fault: nothing sensible to answer */
+    return host->result_error(call, BH_ERROR_INVALID_ARGUMENT, msg, (size_t)n);
+}
+
+/* Hands both renderings to the core, or the reason they could not be built. */
+static bh_status send(const bh_host_api *host, bh_call call, bhj_buf *text, bhj_buf *json)
+{
+    bh_status st;
+    if (text->failed || json->failed)
+        st = host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"));
+    else if ((st = host->result_text(call, text->ptr, text->len)) == BH_OK)
+        st = host->result_json(call, json->ptr, json->len);
+    if (st == BH_E_TOO_LARGE)
+        st = host->result_error(call, BH_ERROR_TOO_LARGE,
+                                BH_LIT("the answer exceeds the result size limit; ask for fewer hits"));
+    bhj_free(text);
+    bhj_free(json);
+    return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Loading the corpus                                                      */
+/* ---------------------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(MAX_DOC_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_DOC_BYTES + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > MAX_DOC_BYTES;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/*
+ * Reads the "front matter" block: a first line "---", then "key: value"
+ * lines, then "---". Only title and version matter here; other keys are
+ * ignored so authors can add their own.
+ */
+static void parse_front_matter(doc *d)
+{
+    const char *p = d->text, *end = d->text + d->text_len;
+    if (strncmp(p, "---\n", 4) != 0)
+        return;
+    p += 4;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        size_t n = (size_t)(eol - p);
+        if (n == 3 && memcmp(p, "---", 3) == 0) {
+            d->body_off = (size_t)((nl ? nl + 1 : end) - d->text);
+            return;
+        }
+        if (n > 6 && memcmp(p, "title:", 6) == 0) {
+            const char *v = p + 6;
+            while (v < eol && *v == ' ')
+                v++;
+            free(d->title);
+            d->title = strndup(v, (size_t)(eol - v));
+        } else if (n > 8 && memcmp(p, "version:", 8) == 0) {
+            char *stop;
+            long v = strtol(p + 8, &stop, 10);
+            if (stop != p + 8 && v >= 0)
+                d->version = v;
+        }
+        p = eol + 1;
+    }
+    /* No closing "---": treat the whole file as body rather than guess. */
+    free(d->title);
+    d->title = NULL;
+    d->version = -1;
+}
+
+static int load_doc(docs_index *ix, doc *d, const char *corpus, const char *tenant, const char *file)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/%s/%s", corpus, tenant, file) >= (int)sizeof path ||
+        stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    *d = (doc){.version = -1};
+    d->text = read_file(path, &d->text_len);
+    if (!d->text) {
+        note(ix, BH_LOG_WARNING, "skipping %s/%s: unreadable or larger than %d bytes",
+              tenant, file, MAX_DOC_BYTES);
+        return 0;
+    }
+    parse_front_matter(d);
+    if (!d->title)
+        d->title = strdup(file); /* no front matter: the file name is the best title there is */
+    iso8601(st.st_mtime, d->modified);
+    d->tenant = strdup(tenant);
+    d->source = malloc(strlen(tenant) + strlen(file) + 2);
+    if (d->source)
+        sprintf(d->source, "%s/%s", tenant, file);
+
+    d->title_len = d->title ? strlen(d->title) : 0;
+    size_t body_len = d->text_len - d->body_off;
+    d->folded_len = d->title_len + 1 + body_len;
+    d->folded = malloc(d->folded_len + 1);
+    if (!d->tenant || !d->source || !d->title || !d->folded)
+        return -1;
+    memcpy(d->folded, d->title, d->title_len);
+    d->folded[d->title_len] = '\n';
+    memcpy(d->folded + d->title_len + 1, d->text + d->body_off, body_len);
+    for (size_t i = 0; i < d->folded_len; i++)
+        d->folded[i] = fold(d->folded[i]);
+    d->folded[d->folded_len] = '\0';
+    return 1;
+}
+
+static void free_doc(doc *d)
+{
+    free(d->tenant);
+    free(d->source);
+    free(d->title);
+    free(d->text);
+    free(d->folded);
+}
+
+static int by_source(const void *a, const void *b)
+{
+    return strcmp(((const doc *)a)->source, ((const doc *)b)->source);
+}
+
+static int is_md(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && n > 3 && strcmp(name + n - 3, ".md") == 0;
+}
+
+/* Every .md file in every <corpus>/<tenant> folder, sorted by source so answers are deterministic. */
+static bh_status load_corpus(docs_index *ix, const char *corpus)
+{
+    DIR *top = opendir(corpus);
+    if (!top) {
+        note(ix, BH_LOG_ERROR, "cannot open corpus folder %s: %s", corpus, strerror(errno));
+        return BH_E_IO;
+    }
+    size_t cap = 0;
+    bh_status status = BH_OK;
+    struct dirent *t;
+    while (status == BH_OK && (t = readdir(top)) != NULL) {
+        if (t->d_name[0] == '.')
+            continue; /* ".", ".." and hidden folders are not tenants */
+        char dir[PATH_MAX];
+        if (snprintf(dir, sizeof dir, "%s/%s", corpus, t->d_name) >= (int)sizeof dir)
+            continue;
+        DIR *sub = opendir(dir); /* fails for plain files, which is what we want */
+        if (!sub)
+            continue;
+        struct dirent *f;
+        while (status == BH_OK && (f = readdir(sub)) != NULL) {
+            if (!is_md(f->d_name))
+                continue;
+            if (ix->count == cap) {
+                cap = cap ? cap * 2 : 32;
+                doc *grown = realloc(ix->docs, cap * sizeof *grown);
+                if (!grown) {
+                    status = BH_E_FAILED;
+                    break;
+                }
+                ix->docs = grown;
+            }
+            int r = load_doc(ix, &ix->docs[ix->count], corpus, t->d_name, f->d_name);
+            if (r != 0)
+                ix->count++; /* also on failure, so free_index frees what was allocated */
+            if (r < 0)
+                status = BH_E_FAILED;
+        }
+        closedir(sub);
+    }
+    closedir(top);
+    if (status != BH_OK) {
+        note(ix, BH_LOG_ERROR, "out of memory while loading the corpus");
+        return status;
+    }
+    if (ix->count)
+        qsort(ix->docs, ix->count, sizeof *ix->docs, by_source);
+    note(ix, BH_LOG_INFO, "indexed %zu documents from %s", ix->count, corpus);
+    return BH_OK;
+}
+
+static void free_index(void *state)
+{
+    docs_index *ix = state;
+    for (size_t i = 0; i < ix->count; i++)
+        free_doc(&ix->docs[i]);
+    free(ix->docs);
+    free(ix);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tools                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int same_tenant(const doc *d, bh_bytes tenant)
+{
+    return tenant.len > 0 && strlen(d->tenant) == tenant.len &&
+           memcmp(d->tenant, tenant.ptr, tenant.len) == 0;
+}
+
+static void put_version(bhj_buf *b, const doc *d)
+{
+    if (d->version >= 0)
+        bhj_printf(b, "%ld", d->version);
+    else
+        bhj_puts(b, "null");
+}
+
+/* Non-overlapping occurrences of term in hay. */
+static size_t count_hits(const char *hay, const char *term, size_t term_len, size_t *first)
+{
+    size_t hits = 0;
+    for (const char *p = hay; (p = strstr(p, term)) != NULL; p += term_len) {
+        if (hits++ == 0 && (size_t)(p - hay) < *first)
+            *first = (size_t)(p - hay);
+    }
+    return hits;
+}
+
+/*
+ * A one-line excerpt of the body around byte `at` of the body: starts at a
+ * word boundary a little before the hit, never splits a UTF-8 character,
+ * and newlines become spaces.
+ */
+static void put_snippet(bhj_buf *out, const doc *d, size_t at)
+{
+    const char *body = d->text + d->body_off;
+    size_t len = d->text_len - d->body_off;
+    size_t start = at > 40 ? at - 40 : 0;
+    while (start > 0 && start < at && body[start - 1] != ' ' && body[start - 1] != '\n')
+        start++;
+    while (start < at && (body[start] == ' ' || body[start] == '\n'))
+        start++;
+    size_t n = bhj_utf8_prefix(body + start, len - start, SNIPPET_BYTES);
+    static const char ellipsis[] = "\xE2\x80\xA6"; /* … */
+    char line[SNIPPET_BYTES + 2 * sizeof ellipsis];
+    size_t k = 0;
+    if (start > 0) {
+        memcpy(line, ellipsis, 3);
+        k = 3;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = body[start + i];
+        if (c == '\n' || c == '\r' || c == '\t')
+            c = ' ';
+        if (c == ' ' && k > 0 && line[k - 1] == ' ')
+            continue; /* collapse blank lines into one space */
+        line[k++] = c;
+    }
+    while (k > 0 && line[k - 1] == ' ')
+        k--;
+    if (start + n < len) {
+        memcpy(line + k, ellipsis, 3);
+        k += 3;
+    }
+    bhj_append(out, line, k);
+}
+
+typedef struct hit {
+    const doc *d;
+    size_t score;
+    size_t first; /* offset in folded of the first match */
+} hit;
+
+static int by_score(const void *a, const void *b)
+{
+    const hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return strcmp(x->d->source, y->d->source);
+}
+
+static bh_status search(const bh_host_api *host, bh_call call, void *user_data)
+{
+    docs_index *ix = user_data;
+    bh_bytes query;
+    bh_status st = host->arg_string(call, BH_LIT("query"), &query);
+    if (st != BH_OK)
+        return bad_arg(host, call, st, "query", "a string of words to look for");
+    if (query.len > MAX_QUERY_BYTES)
+        return host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
+                                  BH_LIT("query must be at most 256 bytes"));
+
+    int64_t limit = LIMIT_DEFAULT, requested = LIMIT_DEFAULT;
+    st = host->arg_int(call, BH_LIT("limit"), &requested);
+    if (st == BH_OK)
+        limit = requested < LIMIT_MIN ? LIMIT_MIN : requested > LIMIT_MAX ? LIMIT_MAX : requested;
+    else if (st != BH_E_NOT_FOUND)
+        return bad_arg(host, call, st, "limit", "an integer from 1 to 20");
+
+    bh_caller who = {.struct_size = sizeof who};
+    if ((st = host->caller(call, &who)) != BH_OK)
+        return st;
+
+    /* Terms: the query's words, folded like the index. */
+    char words[MAX_QUERY_BYTES + 1];
+    const char *terms[MAX_TERMS];
+    size_t term_len[MAX_TERMS], nterms = 0;
+    for (size_t i = 0; i < query.len; i++)
+        words[i] = fold(query.ptr[i]);
+    words[query.len] = '\0';
+    for (char *save, *w = strtok_r(words, " \t\r\n", &save); w && nterms < MAX_TERMS;
+         w = strtok_r(NULL, " \t\r\n", &save)) {
+        terms[nterms] = w;
+        term_len[nterms++] = strlen(w);
+    }
+    if (nterms == 0)
+        return host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
+                                  BH_LIT("query must contain at least one word"));
+
+    hit *hits = malloc((ix->count ? ix->count : 1) * sizeof *hits);
+    if (!hits)
+        return host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"));
+    size_t matched = 0;
+    for (size_t i = 0; i < ix->count; i++) {
+        const doc *d = &ix->docs[i];
+        if (!same_tenant(d, who.tenant))
+            continue;
+        hit h = {d, 0, SIZE_MAX};
+        for (size_t t = 0; t < nterms; t++)
+            h.score += count_hits(d->folded, terms[t], term_len[t], &h.first);
+        if (h.score)
+            hits[matched++] = h;
+    }
+    qsort(hits, matched, sizeof *hits, by_score);
+    size_t shown = matched < (size_t)limit ? matched : (size_t)limit;
+
+    bhj_buf text = {0}, json = {0};
+    bhj_printf(&text, "%zu of %zu matching documents for \"", shown, matched);
+    bhj_text(&text, query.ptr, query.len);
+    if (who.tenant.len) {
+        bhj_puts(&text, "\" (tenant ");
+        bhj_text(&text, who.tenant.ptr, who.tenant.len);
+        bhj_puts(&text, ")\n");
+    } else {
+        bhj_puts(&text, "\" (the call has no tenant, so no document is visible)\n");
+    }
+    bhj_puts(&json, "{\"tenant\":");
+    bhj_string(&json, who.tenant.ptr, who.tenant.len);
+    bhj_puts(&json, ",\"query\":");
+    bhj_string(&json, query.ptr, query.len);
+    bhj_printf(&json, ",\"matched\":%zu,\"hits\":[", matched);
+
+    for (size_t i = 0; i < shown; i++) {
+        const doc *d = hits[i].d;
+        /* A match in the title has no place in the body: show the body's start. */
+        size_t at = hits[i].first > d->title_len ? hits[i].first - d->title_len - 1 : 0;
+        bhj_printf(&text, "\n%zu. ", i + 1);
+        bhj_text(&text, d->title, d->title_len);
+        bhj_printf(&text, "\n   source %s, version ", d->source);
+        put_version(&text, d);
+        bhj_printf(&text, ", modified %s, %zu hit%s\n   ", d->modified, hits[i].score,
+                   hits[i].score == 1 ? "" : "s");
+        size_t mark = text.len;
+        put_snippet(&text, d, at);
+
+        bhj_puts(&json, i ? ",{\"source\":" : "{\"source\":");
+        bhj_cstring(&json, d->source);
+        bhj_puts(&json, ",\"title\":");
+        bhj_string(&json, d->title, d->title_len);
+        bhj_puts(&json, ",\"version\":");
+        put_version(&json, d);
+        bhj_printf(&json, ",\"modified\":\"%s\",\"score\":%zu,\"snippet\":", d->modified,
+                   hits[i].score);
+        if (!text.failed) /* the snippet just rendered into text, reused */
+            bhj_string(&json, text.ptr + mark, text.len - mark);
+        bhj_putc(&json, '}');
+        bhj_putc(&text, '\n');
+    }
+    bhj_putc(&json, ']');
+    if (limit != requested) {
+        bhj_printf(&text, "\nNote: limit %lld was clamped to %lld (allowed %d to %d).\n",
+                   (long long)requested, (long long)limit, LIMIT_MIN, LIMIT_MAX);
+        bhj_printf(&json, ",\"clamped\":{\"limit\":{\"requested\":%lld,\"applied\":%lld}}",
+                   (long long)requested, (long long)limit);
+    }
+    bhj_putc(&json, '}');
+    free(hits);
+    return send(host, call, &text, &json);
+}
+
+static int bad_path(bh_bytes p)
+{
+    if (p.len == 0 || p.ptr[0] == '/')
+        return 1;
+    for (size_t i = 0; i + 1 < p.len; i++)
+        if (p.ptr[i] == '.' && p.ptr[i + 1] == '.')
+            return 1;
+    return memchr(p.ptr, '\0', p.len) != NULL;
+}
+
+static bh_status fetch(const bh_host_api *host, bh_call call, void *user_data)
+{
+    docs_index *ix = user_data;
+    bh_bytes path;
+    bh_status st = host->arg_string(call, BH_LIT("path"), &path);
+    if (st != BH_OK)
+        return bad_arg(host, call, st, "path", "a document path such as \"acme/faq-billing.md\"");
+    if (bad_path(path))
+        return host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
+                                  BH_LIT("path must be relative to the corpus and must not contain \"..\""));
+
+    bh_caller who = {.struct_size = sizeof who};
+    if ((st = host->caller(call, &who)) != BH_OK)
+        return st;
+
+    const doc *d = NULL;
+    for (size_t i = 0; i < ix->count && !d; i++)
+        if (same_tenant(&ix->docs[i], who.tenant) && strlen(ix->docs[i].source) == path.len &&
+            memcmp(ix->docs[i].source, path.ptr, path.len) == 0)
+            d = &ix->docs[i];
+    if (!d) {
+        /* The same words for "absent" and "another tenant's": the answer must not tell them apart. */
+        bhj_buf msg = {0};
+        bhj_puts(&msg, "no document ");
+        bhj_string(&msg, path.ptr, path.len);
+        st = msg.failed ? host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"))
+                        : host->result_error(call, BH_ERROR_NOT_FOUND, msg.ptr, msg.len);
+        bhj_free(&msg);
+        return st;
+    }
+
+    bhj_buf text = {0}, json = {0};
+    bhj_printf(&text, "[source %s, version ", d->source);
+    put_version(&text, d);
+    bhj_printf(&text, ", modified %s]\n\n", d->modified);
+    bhj_text(&text, d->text, d->text_len);
+    bhj_puts(&json, "{\"source\":");
+    bhj_cstring(&json, d->source);
+    bhj_puts(&json, ",\"title\":");
+    bhj_string(&json, d->title, d->title_len);
+    bhj_puts(&json, ",\"version\":");
+    put_version(&json, d);
+    bhj_printf(&json, ",\"modified\":\"%s\",\"text\":", d->modified);
+    bhj_string(&json, d->text, d->text_len);
+    bhj_putc(&json, '}');
+    return send(host, call, &text, &json);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Exports                                                                 */
+/* ---------------------------------------------------------------------- */
+
+BULKHEAD_PLUGIN_ABI()
+
+bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plugin_def *def)
+{
+    docs_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return BH_E_FAILED;
+    ix->host = host;
+    ix->plugin = plugin;
+
+    bh_bytes dir, sub = {"corpus", 6};
+    if (host->config(plugin, BH_LIT("plugin_dir"), &dir) != BH_OK) {
+        note(ix, BH_LOG_ERROR, "the core gave no plugin_dir");
+        free(ix);
+        return BH_E_FAILED;
+    }
+    bh_bytes configured;
+    if (host->config(plugin, BH_LIT("corpus_dir"), &configured) == BH_OK)
+        sub = configured;
+    char corpus[PATH_MAX];
+    int n = (sub.len && sub.ptr[0] == '/')
+                ? snprintf(corpus, sizeof corpus, "%.*s", (int)sub.len, sub.ptr)
+                : snprintf(corpus, sizeof corpus, "%.*s/%.*s", (int)dir.len, dir.ptr,
+                           (int)sub.len, sub.ptr);
+    if (n < 0 || n >= (int)sizeof corpus) {
+        note(ix, BH_LOG_ERROR, "corpus_dir is too long");
+        free(ix);
+        return BH_E_INVALID;
+    }
+
+    bh_status st = load_corpus(ix, corpus);
+    if (st == BH_OK)
+        st = host->register_tool(plugin, BH_LIT("search"), search, ix);
+    if (st == BH_OK)
+        st = host->register_tool(plugin, BH_LIT("fetch"), fetch, ix);
+    if (st != BH_OK) {
+        free_index(ix);
+        return st;
+    }
+    def->concurrency = BH_CONCURRENCY_PARALLEL; /* the index is read-only after this point */
+    def->state = ix;
+    def->destroy = free_index;
+    return BH_OK;
+}
