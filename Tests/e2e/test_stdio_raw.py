@@ -1,0 +1,341 @@
+"""The stdio transport and the JSON-RPC/MCP layer, driven line by line."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from rawclient import LEGACY, MODERN, PV_KEY, CAPS_KEY, SERVER_INFO_KEY, modern_meta, tool_text, is_jsonrpc_message
+
+ECHO_TOOLS = {"echo.echo", "echo.caller", "echo.big", "echo.sleep", "echo.fail", "echo.count"}
+
+
+@pytest.fixture
+def srv(plugin_dir, serve):
+    return serve(plugin_dir("echo", "bench"))
+
+
+def assert_alive(srv, era="legacy"):
+    """The server still answers a well-formed request after whatever came before."""
+    if era == "legacy":
+        r = srv.request("ping", {})
+        assert r.get("result") == {}, r
+    else:
+        r = srv.request("tools/call", {"name": "bench.add", "arguments": {"a": 2, "b": 3}, "_meta": modern_meta()})
+        assert "result" in r, r
+        assert tool_text(r["result"]) == "5"
+
+
+# --------------------------------------------------------------------------- handshake era
+
+
+def test_initialize_ping_list_call(srv):
+    init = srv.initialize(LEGACY)
+    assert init["protocolVersion"] == LEGACY
+    assert isinstance(init["serverInfo"]["name"], str) and init["serverInfo"]["name"]
+    assert isinstance(init["serverInfo"]["version"], str)
+    assert "tools" in init["capabilities"]
+    assert srv.result("ping") == {}
+    assert srv.result("ping", {}) == {}
+    names = srv.tool_names()
+    assert ECHO_TOOLS <= set(names)
+    assert "bench.add" in names
+    for tool in srv.list_tools():
+        assert tool["inputSchema"]["type"] == "object"
+    res = srv.call("echo.echo", {"hello": "world", "n": 3})
+    assert not res.get("isError")
+    assert res["structuredContent"] == {"hello": "world", "n": 3}
+    assert json.loads(tool_text(res)) == {"hello": "world", "n": 3}
+    res = srv.call("bench.add", {"a": 40, "b": 2})
+    assert res["content"] == [{"type": "text", "text": "42"}]
+    # notifications/initialized (sent by initialize()) got no answer of any kind
+    assert all("id" in json.loads(l) for l in srv.lines), srv.lines
+
+
+def test_initialize_unknown_version_gets_latest_handshake_version(srv):
+    init = srv.initialize("1999-01-01")
+    assert init["protocolVersion"] == LEGACY
+
+
+def test_tool_error_result(srv):
+    srv.initialize()
+    res = srv.call("echo.fail", {"kind": 2})
+    assert res["isError"] is True
+    assert res["structuredContent"]["kind"] == "not_found"
+    assert isinstance(res["structuredContent"]["message"], str)
+    assert any(b["type"] == "text" and b["text"] for b in res["content"])
+
+
+def test_tools_list_pagination(plugin_dir, serve):
+    # Many plugins, so that a paginating server has several pages to give.
+    s = serve(plugin_dir("echo", "serial", "bench", "docs", "tickets", "deployments", "admin"))
+    s.initialize()
+    pages = 0
+    names: list[str] = []
+    cursor = None
+    while True:
+        params = {} if cursor is None else {"cursor": cursor}
+        res = s.result("tools/list", params)
+        pages += 1
+        names += [t["name"] for t in res["tools"]]
+        cursor = res.get("nextCursor")
+        if cursor is None:
+            break
+        assert isinstance(cursor, str)
+        assert pages < 100
+    assert len(names) == len(set(names)), "a tool was listed twice across pages"
+    assert names == sorted(names, key=lambda n: tuple(n.split(".", 1)))
+    assert ECHO_TOOLS <= set(names)
+    assert {"docs.search", "docs.fetch", "tickets.create", "bench.add", "admin.status", "serial.inflight"} <= set(names)
+
+
+def test_tools_list_bogus_cursor(srv):
+    srv.initialize()
+    err = srv.error("tools/list", {"cursor": "this-is-not-a-cursor"})
+    assert err["code"] == -32602
+    assert_alive(srv)
+    err = srv.error("tools/list", {"cursor": "this-is-not-a-cursor", "_meta": modern_meta()})
+    assert err["code"] == -32602
+    assert_alive(srv, "modern")
+
+
+# --------------------------------------------------------------------------- JSON-RPC errors
+
+
+def test_parse_error(srv):
+    srv.initialize()
+    before = len(srv.lines)
+    srv.send_raw(b'{"jsonrpc":"2.0","id":1,"method":"ping"\n')  # truncated object
+    r = srv.wait(None, timeout=10)
+    assert r["error"]["code"] == -32700
+    assert r["id"] is None
+    assert_alive(srv)
+    srv.send_raw(b"this is not json at all\n")
+    assert_alive(srv)
+    assert len(srv.lines) >= before + 3
+
+
+@pytest.mark.parametrize(
+    "line,reply_id",
+    [
+        ('{"jsonrpc":"2.0","id":7001}', 7001),  # no method
+        ('{"jsonrpc":"2.0","id":7002,"method":42}', 7002),  # method not a string
+        ('{"jsonrpc":"1.0","id":7003,"method":"ping"}', 7003),  # wrong version
+        ('{"id":7004,"method":"ping"}', 7004),  # no jsonrpc member
+        ('{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}', None),  # id neither string nor number
+        ("42", None),  # not an object
+        ('"ping"', None),
+    ],
+)
+def test_invalid_request(srv, line, reply_id):
+    srv.initialize()
+    srv.send_raw(line + "\n")
+    if reply_id is None:
+        # The id is unusable, so the answer's id is null.
+        r = srv.wait(None, timeout=10)
+    else:
+        r = srv.wait(reply_id, timeout=10)
+    assert r["error"]["code"] == -32600, r
+    assert_alive(srv)
+
+
+def test_unknown_method(srv):
+    srv.initialize()
+    err = srv.error("no/such/method", {})
+    assert err["code"] == -32601
+    assert_alive(srv)
+    err = srv.error("no/such/method", {"_meta": modern_meta()})
+    assert err["code"] == -32601
+    assert_alive(srv, "modern")
+
+
+def test_unknown_notification_is_ignored(srv):
+    srv.initialize()
+    srv.notify("notifications/no_such_thing", {"x": 1})
+    assert_alive(srv)
+    assert len(srv.responses) == 2  # initialize and the ping, nothing for the notification
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"name": "echo.no_such_tool", "arguments": {}},
+        {"name": "no_such_plugin.echo", "arguments": {}},
+        {"name": "echo", "arguments": {}},
+        {"arguments": {}},  # no name
+        {"name": 17, "arguments": {}},  # name not a string
+        {"name": "echo.echo", "arguments": [1, 2]},  # arguments not an object
+        {"name": "echo.echo", "arguments": "x"},
+        {"name": "echo.echo", "arguments": 5},
+    ],
+)
+def test_tools_call_invalid_params(srv, params):
+    srv.initialize()
+    err = srv.error("tools/call", params)
+    assert err["code"] == -32602, err
+    assert_alive(srv)
+    err = srv.error("tools/call", {**params, "_meta": modern_meta()})
+    assert err["code"] == -32602, err
+    assert_alive(srv, "modern")
+
+
+def test_tools_call_without_params(srv):
+    srv.initialize()
+    err = srv.error("tools/call")
+    assert err["code"] == -32602
+    assert_alive(srv)
+
+
+def test_error_then_many_good(srv):
+    """A burst of garbage interleaved with good requests: every good one is answered."""
+    srv.initialize()
+    ids = []
+    for i in range(50):
+        srv.send_raw(b"{garbage\n")
+        srv.send_raw(b'{"jsonrpc":"2.0","id":"x%d"}\n' % i)
+        ids.append(srv.send_request("tools/call", {"name": "bench.add", "arguments": {"a": i, "b": 1}}))
+    for i, rid in enumerate(ids):
+        assert tool_text(srv.wait(rid)["result"]) == str(i + 1)
+
+
+# --------------------------------------------------------------------------- stateless era
+
+
+def test_discover(srv):
+    res = srv.result("server/discover", {"_meta": modern_meta()})
+    assert res["resultType"] == "complete"
+    assert MODERN in res["supportedVersions"]
+    assert "tools" in res["capabilities"]
+    assert isinstance(res["ttlMs"], int) and res["ttlMs"] >= 0
+    assert res["cacheScope"] in ("public", "private")
+    info = res["_meta"][SERVER_INFO_KEY]
+    assert isinstance(info["name"], str) and isinstance(info["version"], str)
+
+
+def test_stateless_list_and_call_without_handshake(srv):
+    meta = modern_meta()
+    res = srv.result("tools/list", {"_meta": meta})
+    assert res["resultType"] == "complete"
+    assert isinstance(res["ttlMs"], int) and res["ttlMs"] >= 0
+    assert res["cacheScope"] in ("public", "private")
+    names = srv.tool_names(meta=meta)
+    assert ECHO_TOOLS <= set(names) and "bench.add" in names
+    res = srv.call("bench.add", {"a": 1, "b": 2}, meta=meta)
+    assert res["resultType"] == "complete"
+    assert tool_text(res) == "3"
+    res = srv.call("echo.fail", {"kind": 1}, meta=meta)
+    assert res["resultType"] == "complete"
+    assert res["isError"] is True and res["structuredContent"]["kind"] == "invalid_argument"
+
+
+@pytest.mark.parametrize("method", ["server/discover", "tools/list", "tools/call"])
+def test_stateless_missing_client_capabilities(srv, method):
+    meta = modern_meta()
+    del meta[CAPS_KEY]
+    params = {"_meta": meta}
+    if method == "tools/call":
+        params.update(name="bench.add", arguments={"a": 1, "b": 1})
+    err = srv.error(method, params)
+    assert err["code"] == -32602, err
+    assert_alive(srv, "modern")
+
+
+@pytest.mark.parametrize("method", ["server/discover", "tools/list", "tools/call"])
+def test_stateless_unsupported_version(srv, method):
+    params = {"_meta": modern_meta(version="2099-01-01")}
+    if method == "tools/call":
+        params.update(name="bench.add", arguments={"a": 1, "b": 1})
+    err = srv.error(method, params)
+    assert err["code"] == -32022, err
+    supported = err["data"]["supported"]
+    assert MODERN in supported and LEGACY in supported
+    assert_alive(srv, "modern")
+
+
+def test_stateless_requests_do_not_need_earlier_ones(srv):
+    """No handshake, no discover first: a bare tools/call with _meta works as the first message."""
+    res = srv.call("echo.echo", {"k": "v"}, meta=modern_meta())
+    assert res["structuredContent"] == {"k": "v"}
+
+
+# --------------------------------------------------------------------------- stdout hygiene and EOF
+
+
+def test_stdout_carries_only_jsonrpc(plugin_dir, serve):
+    # docs logs at init; a noisy mix of good and bad input; then EOF.
+    s = serve(plugin_dir("echo", "bench", "docs", "wrong_abi", "init_fails"))
+    s.initialize()
+    s.call("echo.fail", {"kind": 8})
+    s.call("echo.big", {"bytes": 100_000})
+    s.send_raw(b"nope\n")
+    s.error("no/such", {})
+    s.call("docs.search", {"query": "deploy"})
+    s.result("server/discover", {"_meta": modern_meta()})
+    assert s.shutdown() == 0
+    assert s.lines, "no output at all"
+    for line in s.lines:
+        msg = json.loads(line)  # every line is one JSON value ...
+        assert is_jsonrpc_message(msg), line[:200]  # ... and one JSON-RPC message
+        assert b"\n" not in line
+    assert not s.garbage
+
+
+def test_eof_exits_zero_promptly(srv):
+    srv.initialize()
+    t0 = time.monotonic()
+    assert srv.shutdown(timeout=10) == 0
+    assert time.monotonic() - t0 < 3.0
+
+
+def test_eof_without_any_request(srv):
+    assert srv.shutdown(timeout=10) == 0
+    assert srv.lines == []
+
+
+def test_eof_finishes_in_flight_call(srv):
+    srv.initialize()
+    rid = srv.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 800}})
+    t0 = time.monotonic()
+    srv.close_stdin()
+    rc = srv.wait_exit(timeout=10)
+    assert rc == 0
+    assert srv.has_response(rid), "the in-flight call was dropped at EOF"
+    res = srv.responses[srv._key(rid)]["result"]
+    assert not res.get("isError"), res
+    assert time.monotonic() - t0 >= 0.7  # it did wait for the call
+    assert time.monotonic() - t0 < 6.0
+
+
+def test_eof_finishes_in_flight_stateless_call(srv):
+    rid = srv.send_request(
+        "tools/call", {"name": "echo.sleep", "arguments": {"ms": 500}, "_meta": modern_meta()}
+    )
+    srv.close_stdin()
+    assert srv.wait_exit(timeout=10) == 0
+    assert srv.has_response(rid)
+    assert srv.responses[srv._key(rid)]["result"]["resultType"] == "complete"
+
+
+def test_partial_last_line_at_eof(srv):
+    """A final request without its newline: answered or ignored, but the exit is clean."""
+    srv.initialize()
+    srv.send_raw(b'{"jsonrpc":"2.0","id":"last","method":"ping"}')
+    srv.close_stdin()
+    assert srv.wait_exit(timeout=10) == 0
+    assert not srv.garbage
+
+
+def test_string_and_large_ids_roundtrip(srv):
+    srv.initialize()
+    for rid in ["abc", "", "ünïcödé", 0, -1, 2**53 - 1, "1"]:
+        r = srv.request("ping", {}, id=rid)
+        assert r["id"] == rid and type(r["id"]) is type(rid)
+
+
+def test_unicode_arguments_roundtrip(srv):
+    srv.initialize()
+    args = {"s": "naïve — 日本語 — emoji 🎉 — \u2028 line sep", "nl": "a\nb\r\nc", "q": '"quoted"\\'}
+    res = srv.call("echo.echo", args)
+    assert res["structuredContent"] == args
