@@ -19,9 +19,11 @@ def big_len(result: dict) -> int:
     return len(tool_text(result).encode())
 
 
-def test_hundreds_in_flight_mixed_sizes(plugin_dir, serve):
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_hundreds_in_flight_mixed_sizes(plugin_dir, serve, era):
     s = serve(plugin_dir("echo", "bench"))
-    s.initialize()
+    if era == "legacy":
+        s.initialize()
     rng = random.Random(1234)
     plan: dict[int, tuple[str, object]] = {}
     messages: list[bytes] = []
@@ -49,7 +51,7 @@ def test_hundreds_in_flight_mixed_sizes(plugin_dir, serve):
             plan[rid] = ("add", a + b)
             msg = {"jsonrpc": "2.0", "id": rid, "method": "tools/call",
                    "params": {"name": "bench.add", "arguments": {"a": a, "b": b}}}
-        if i % 3 == 0:  # some in the stateless era
+        if era == "modern":
             msg["params"]["_meta"] = modern_meta()
         messages.append(json.dumps(msg).encode() + b"\n")
 

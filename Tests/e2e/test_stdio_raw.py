@@ -17,6 +17,20 @@ def srv(plugin_dir, serve):
     return serve(plugin_dir("echo", "bench"))
 
 
+def start_era(srv, era: str) -> dict | None:
+    """Open a connection in one era: the handshake for "legacy"; nothing (but _meta on each request) for "modern"."""
+    if era == "legacy":
+        srv.initialize()
+        return None
+    return modern_meta()
+
+
+def with_meta(params: dict | None, meta: dict | None) -> dict | None:
+    if meta is None:
+        return params
+    return {**(params or {}), "_meta": meta}
+
+
 def assert_alive(srv, era="legacy"):
     """The server still answers a well-formed request after whatever came before."""
     if era == "legacy":
@@ -91,14 +105,15 @@ def test_tools_list_pagination(plugin_dir, serve):
     assert {"docs.search", "docs.fetch", "tickets.create", "bench.add", "admin.status", "serial.inflight"} <= set(names)
 
 
-def test_tools_list_bogus_cursor(srv):
-    srv.initialize()
-    err = srv.error("tools/list", {"cursor": "this-is-not-a-cursor"})
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_tools_list_bogus_cursor(srv, era):
+    meta = start_era(srv, era)
+    params = {"cursor": "this-is-not-a-cursor"}
+    if meta:
+        params["_meta"] = meta
+    err = srv.error("tools/list", params)
     assert err["code"] == -32602
-    assert_alive(srv)
-    err = srv.error("tools/list", {"cursor": "this-is-not-a-cursor", "_meta": modern_meta()})
-    assert err["code"] == -32602
-    assert_alive(srv, "modern")
+    assert_alive(srv, era)
 
 
 # --------------------------------------------------------------------------- JSON-RPC errors
@@ -141,14 +156,12 @@ def test_invalid_request(srv, line, reply_id):
     assert_alive(srv)
 
 
-def test_unknown_method(srv):
-    srv.initialize()
-    err = srv.error("no/such/method", {})
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_unknown_method(srv, era):
+    meta = start_era(srv, era)
+    err = srv.error("no/such/method", with_meta({}, meta))
     assert err["code"] == -32601
-    assert_alive(srv)
-    err = srv.error("no/such/method", {"_meta": modern_meta()})
-    assert err["code"] == -32601
-    assert_alive(srv, "modern")
+    assert_alive(srv, era)
 
 
 def test_unknown_notification_is_ignored(srv):
@@ -171,14 +184,12 @@ def test_unknown_notification_is_ignored(srv):
         {"name": "echo.echo", "arguments": 5},
     ],
 )
-def test_tools_call_invalid_params(srv, params):
-    srv.initialize()
-    err = srv.error("tools/call", params)
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_tools_call_invalid_params(srv, params, era):
+    meta = start_era(srv, era)
+    err = srv.error("tools/call", with_meta(params, meta))
     assert err["code"] == -32602, err
-    assert_alive(srv)
-    err = srv.error("tools/call", {**params, "_meta": modern_meta()})
-    assert err["code"] == -32602, err
-    assert_alive(srv, "modern")
+    assert_alive(srv, era)
 
 
 def test_tools_call_without_params(srv):
@@ -272,7 +283,6 @@ def test_stdout_carries_only_jsonrpc(plugin_dir, serve):
     s.send_raw(b"nope\n")
     s.error("no/such", {})
     s.call("docs.search", {"query": "deploy"})
-    s.result("server/discover", {"_meta": modern_meta()})
     assert s.shutdown() == 0
     assert s.lines, "no output at all"
     for line in s.lines:

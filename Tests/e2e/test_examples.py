@@ -1,0 +1,291 @@
+"""Behaviour of the example plugins (plugins/), through the raw client."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import CONFIG, EXAMPLES
+from rawclient import error_kind, modern_meta, tool_text
+
+CORPUS = EXAMPLES / "docs" / "corpus"
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
+
+
+def sc(res: dict) -> dict:
+    return res.get("structuredContent") or {}
+
+
+def ok(res: dict) -> dict:
+    assert not res.get("isError"), res
+    return res
+
+
+# --------------------------------------------------------------------------- docs
+
+
+@pytest.fixture
+def docs(plugin_dir, serve):
+    s = serve(plugin_dir("docs"), config=CONFIG)  # alice, tenant acme
+    s.initialize()
+    return s
+
+
+def test_docs_search_hits_carry_provenance(docs):
+    res = ok(docs.call("docs.search", {"query": "deploy rollback"}))
+    hits = sc(res)["hits"]
+    assert hits
+    for h in hits:
+        assert h["source"].startswith("acme/") and h["source"].endswith(".md")
+        assert (CORPUS / h["source"]).is_file()
+        assert "version" in h
+        assert h["version"] is None or isinstance(h["version"], int)
+        assert ISO.match(h["modified"]), h["modified"]
+        assert h["source"] in tool_text(res)
+    assert len(hits) <= 5  # the default limit
+    # best match first
+    scores = [h.get("score", 0) for h in hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_docs_search_version_from_front_matter(docs):
+    res = ok(docs.call("docs.search", {"query": "nobody deploys from a laptop"}))
+    hit = next(h for h in sc(res)["hits"] if h["source"] == "acme/runbook-deploys.md")
+    assert hit["version"] == 3
+
+
+def test_docs_search_limit_clamped_and_reported(docs):
+    res = docs.call("docs.search", {"query": "the", "limit": 500})
+    ok(res)
+    assert len(sc(res)["hits"]) <= 20
+    assert "clamp" in json.dumps(res).lower(), res
+    res = ok(docs.call("docs.search", {"query": "the", "limit": 2}))
+    assert len(sc(res)["hits"]) == 2
+    assert "clamp" not in json.dumps(res).lower()
+
+
+def test_docs_search_bad_arguments(docs):
+    assert error_kind(docs.call("docs.search", {})) == "invalid_argument"
+    assert error_kind(docs.call("docs.search", {"query": 42})) == "invalid_argument"
+    assert error_kind(docs.call("docs.search", {"query": "   "})) == "invalid_argument"
+    assert error_kind(docs.call("docs.search", {"query": "x" * 300})) == "invalid_argument"
+
+
+def test_docs_fetch(docs):
+    res = ok(docs.call("docs.fetch", {"path": "acme/runbook-deploys.md"}))
+    body = (CORPUS / "acme" / "runbook-deploys.md").read_text()
+    assert body.strip() in tool_text(res)
+    assert sc(res)["source"] == "acme/runbook-deploys.md"
+    assert sc(res)["version"] == 3
+    assert ISO.match(sc(res)["modified"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../acme/runbook-deploys.md", "acme/../globex/runbook-deploys.md", "../../../../etc/passwd",
+     "/etc/passwd", "acme/..", ".."],
+)
+def test_docs_fetch_traversal_refused(docs, path):
+    res = docs.call("docs.fetch", {"path": path})
+    assert error_kind(res) == "invalid_argument", res
+    assert "root:" not in tool_text(res)
+
+
+def test_docs_fetch_other_tenant_is_not_found(docs):
+    res = docs.call("docs.fetch", {"path": "globex/runbook-deploys.md"})
+    assert error_kind(res) == "not_found"
+    missing = docs.call("docs.fetch", {"path": "acme/no-such-doc.md"})
+    assert error_kind(missing) == "not_found"
+    # Indistinguishable from a missing document, apart from the name asked for.
+    assert sc(res)["message"].replace("globex/runbook-deploys.md", "X") == \
+        sc(missing)["message"].replace("acme/no-such-doc.md", "X")
+
+
+def test_docs_tenant_by_principal(plugin_dir, serve):
+    s = serve(plugin_dir("docs"), config=CONFIG, principal="bob")
+    res = ok(s.call("docs.search", {"query": "deploy", "limit": 20}, meta=modern_meta()))
+    assert sc(res)["hits"]
+    assert all(h["source"].startswith("globex/") for h in sc(res)["hits"])
+    # Without a config: tenant "default", which has no documents.
+    s2 = serve(plugin_dir("docs"))
+    res = ok(s2.call("docs.search", {"query": "deploy", "limit": 20}, meta=modern_meta()))
+    assert sc(res)["hits"] == []
+
+
+# --------------------------------------------------------------------------- tickets
+
+
+@pytest.fixture
+def tickets(plugin_dir, serve):
+    pd = plugin_dir("tickets")
+    s = serve(pd, config=CONFIG)  # alice, tenant acme
+    s.initialize()
+    s.data_dir = pd.data_dirs["tickets"]
+    return s
+
+
+def ticket_db(data_dir: Path) -> Path:
+    dbs = [p for p in data_dir.rglob("*") if p.is_file() and p.suffix in (".db", ".sqlite", ".sqlite3")]
+    assert len(dbs) == 1, f"expected one SQLite file in {data_dir}, found {list(data_dir.rglob('*'))}"
+    return dbs[0]
+
+
+def db_rows(db: Path, sql: str, args=()) -> list[sqlite3.Row]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    con.row_factory = sqlite3.Row
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def tables(db: Path) -> set[str]:
+    return {r["name"] for r in db_rows(db, "select name from sqlite_master where type='table'")}
+
+
+def create_ticket(s, title: str, body: str = "body text", meta=None) -> dict:
+    res = s.call("tickets.create", {"title": title, "body": body}, meta=meta)
+    ok(res)
+    assert "id" in sc(res), res
+    return res
+
+
+def test_tickets_round_trip_and_database(tickets):
+    s = tickets
+    created = create_ticket(s, "Printer on fire", "Smoke from the third floor printer.")
+    tid = sc(created)["id"]
+
+    got = ok(s.call("tickets.get", {"id": tid}))
+    t = sc(got)
+    t = t.get("ticket", t)
+    assert t["title"] == "Printer on fire"
+    assert t.get("status", t.get("state")) in ("open", "new")
+
+    listed = ok(s.call("tickets.list", {}))
+    assert tid in [x["id"] for x in sc(listed)["tickets"]]
+
+    ok(s.call("tickets.comment", {"id": tid, "text": "Extinguisher applied."}))
+    got = sc(ok(s.call("tickets.get", {"id": tid})))
+    got = got.get("ticket", got)
+    assert "Extinguisher applied." in json.dumps(got)
+
+    ok(s.call("tickets.close", {"id": tid}))
+    got = sc(ok(s.call("tickets.get", {"id": tid})))
+    got = got.get("ticket", got)
+    assert got.get("status", got.get("state")) == "closed"
+
+    # The real database, read directly.
+    db = ticket_db(s.data_dir)
+    tnames = tables(db)
+    ticket_table = next(n for n in tnames if "ticket" in n)
+    comment_table = next(n for n in tnames if "comment" in n)
+    rows = db_rows(db, f"select * from {ticket_table}")
+    row = next(r for r in rows if str(r["id"]) == str(tid))
+    assert row["title"] == "Printer on fire"
+    assert "acme" in [row[k] for k in row.keys()]
+    assert "closed" in [row[k] for k in row.keys()]
+    comments = db_rows(db, f"select * from {comment_table}")
+    assert any("Extinguisher applied." in [c[k] for k in c.keys()] for c in comments)
+
+
+def test_tickets_survive_restart(plugin_dir, serve):
+    pd = plugin_dir("tickets")
+    s = serve(pd, config=CONFIG)
+    tid = sc(create_ticket(s, "Persistent", meta=modern_meta()))["id"]
+    assert s.shutdown() == 0
+    s2 = serve(pd, config=CONFIG)
+    got = ok(s2.call("tickets.get", {"id": tid}, meta=modern_meta()))
+    assert "Persistent" in json.dumps(sc(got))
+
+
+def test_tickets_tenants_are_isolated(plugin_dir, serve):
+    pd = plugin_dir("tickets")
+    alice = serve(pd, config=CONFIG)
+    a_id = sc(create_ticket(alice, "acme secret", meta=modern_meta()))["id"]
+    assert alice.shutdown() == 0
+
+    bob = serve(pd, config=CONFIG, principal="bob")
+    meta = modern_meta()
+    b_id = sc(create_ticket(bob, "globex secret", meta=meta))["id"]
+    listed = ok(bob.call("tickets.list", {}, meta=meta))
+    ids = [x["id"] for x in sc(listed)["tickets"]]
+    assert b_id in ids and a_id not in ids
+    assert "acme secret" not in json.dumps(listed)
+    assert error_kind(bob.call("tickets.get", {"id": a_id}, meta=meta)) == "not_found"
+    assert error_kind(bob.call("tickets.comment", {"id": a_id, "text": "x"}, meta=meta)) in ("not_found",)
+    assert error_kind(bob.call("tickets.close", {"id": a_id}, meta=meta)) in ("not_found",)
+    assert bob.shutdown() == 0
+
+    # alice's ticket is untouched in the database
+    db = ticket_db(pd.data_dirs["tickets"])
+    ticket_table = next(n for n in tables(db) if "ticket" in n)
+    row = next(r for r in db_rows(db, f"select * from {ticket_table}") if str(r["id"]) == str(a_id))
+    assert "closed" not in [row[k] for k in row.keys()]
+
+
+def test_tickets_bad_arguments(tickets):
+    assert error_kind(tickets.call("tickets.get", {"id": 999999})) == "not_found"
+    assert error_kind(tickets.call("tickets.create", {})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets.get", {})) == "invalid_argument"
+
+
+# --------------------------------------------------------------------------- deployments
+
+
+@pytest.fixture
+def deployments(plugin_dir, serve):
+    s = serve(plugin_dir("deployments"), config=CONFIG)
+    s.initialize()
+    return s
+
+
+def test_deployments_status(deployments):
+    res = ok(deployments.call("deployments.status", {}))
+    assert tool_text(res)
+    assert sc(res)
+
+
+def test_deployments_history_order_and_limit(deployments):
+    res = ok(deployments.call("deployments.history", {}))
+    entries = sc(res)["deployments"] if "deployments" in sc(res) else sc(res)["history"]
+    assert len(entries) >= 2
+    stamps = [e.get("deployed_at") or e.get("at") or e.get("time") for e in entries]
+    assert all(stamps)
+    assert stamps == sorted(stamps, reverse=True), "history is not newest first"
+    res2 = ok(deployments.call("deployments.history", {"limit": 1}))
+    entries2 = sc(res2)["deployments"] if "deployments" in sc(res2) else sc(res2)["history"]
+    assert len(entries2) == 1
+    assert entries2[0] == entries[0]
+
+
+# --------------------------------------------------------------------------- bench and admin
+
+
+@pytest.mark.parametrize("a,b", [(0, 0), (1, 2), (-5, 3), (2**40, 2**40), (-(2**31), -(2**31))])
+def test_bench_add(plugin_dir, serve, a, b):
+    s = serve(plugin_dir("bench"))
+    s.initialize()
+    res = ok(s.call("bench.add", {"a": a, "b": b}))
+    assert res["content"] == [{"type": "text", "text": str(a + b)}]
+
+
+def test_bench_add_bad_arguments(plugin_dir, serve):
+    s = serve(plugin_dir("bench"))
+    s.initialize()
+    assert error_kind(s.call("bench.add", {"a": 1})) == "invalid_argument"
+    assert error_kind(s.call("bench.add", {"a": "1", "b": 2})) == "invalid_argument"
+
+
+def test_admin_status_lists_plugins(plugin_dir, serve):
+    s = serve(plugin_dir("admin", "bench", "docs", "echo", "wrong_abi"), config=CONFIG)
+    s.initialize()
+    s.call("bench.add", {"a": 1, "b": 1})
+    res = ok(s.call("admin.status", {}))
+    blob = json.dumps(sc(res)) + tool_text(res)
+    for name in ("admin", "bench", "docs", "echo"):
+        assert name in blob, name
+    assert "wrong_abi" in blob, "refused folders are part of the core's status"
