@@ -129,12 +129,13 @@ def tickets(plugin_dir, serve):
 
 
 def ticket_db(data_dir: Path) -> Path:
-    dbs = [p for p in data_dir.rglob("*") if p.is_file() and p.suffix in (".db", ".sqlite", ".sqlite3")]
-    assert len(dbs) == 1, f"expected one SQLite file in {data_dir}, found {list(data_dir.rglob('*'))}"
-    return dbs[0]
+    db = data_dir / "tickets.db"
+    assert db.is_file(), f"no tickets.db in {data_dir}: {list(data_dir.rglob('*'))}"
+    return db
 
 
 def db_rows(db: Path, sql: str, args=()) -> list[sqlite3.Row]:
+    # Read-only, but not immutable: the plugin keeps the database open in WAL mode.
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     con.row_factory = sqlite3.Row
     try:
@@ -143,14 +144,10 @@ def db_rows(db: Path, sql: str, args=()) -> list[sqlite3.Row]:
         con.close()
 
 
-def tables(db: Path) -> set[str]:
-    return {r["name"] for r in db_rows(db, "select name from sqlite_master where type='table'")}
-
-
 def create_ticket(s, title: str, body: str = "body text", meta=None) -> dict:
     res = s.call("tickets.create", {"title": title, "body": body}, meta=meta)
     ok(res)
-    assert "id" in sc(res), res
+    assert isinstance(sc(res).get("id"), int), res
     return res
 
 
@@ -158,38 +155,64 @@ def test_tickets_round_trip_and_database(tickets):
     s = tickets
     created = create_ticket(s, "Printer on fire", "Smoke from the third floor printer.")
     tid = sc(created)["id"]
+    assert sc(created)["status"] == "open"
+    assert sc(created)["tenant"] == "acme"
+    assert sc(created)["author"] == "alice"
 
-    got = ok(s.call("tickets.get", {"id": tid}))
-    t = sc(got)
-    t = t.get("ticket", t)
-    assert t["title"] == "Printer on fire"
-    assert t.get("status", t.get("state")) in ("open", "new")
-
-    listed = ok(s.call("tickets.list", {}))
-    assert tid in [x["id"] for x in sc(listed)["tickets"]]
-
-    ok(s.call("tickets.comment", {"id": tid, "text": "Extinguisher applied."}))
     got = sc(ok(s.call("tickets.get", {"id": tid})))
-    got = got.get("ticket", got)
-    assert "Extinguisher applied." in json.dumps(got)
+    assert got["id"] == tid
+    assert got["title"] == "Printer on fire"
+    assert got["body"] == "Smoke from the third floor printer."
+    assert got["status"] == "open"
+    assert got["comments"] == []
 
-    ok(s.call("tickets.close", {"id": tid}))
+    listed = sc(ok(s.call("tickets.list", {})))
+    assert tid in [x["id"] for x in listed["tickets"]]
+
+    commented = sc(ok(s.call("tickets.comment", {"id": tid, "body": "Extinguisher applied."})))
+    assert [c["body"] for c in commented["comments"]] == ["Extinguisher applied."]
     got = sc(ok(s.call("tickets.get", {"id": tid})))
-    got = got.get("ticket", got)
-    assert got.get("status", got.get("state")) == "closed"
+    assert [c["body"] for c in got["comments"]] == ["Extinguisher applied."]
+    assert got["comments"][0]["author"] == "alice"
+
+    closed = sc(ok(s.call("tickets.close", {"id": tid, "resolution": "Replaced the printer."})))
+    assert closed["status"] == "closed"
+    got = sc(ok(s.call("tickets.get", {"id": tid})))
+    assert got["status"] == "closed"
+    assert got["closed_by"] == "alice"
+    assert got["resolution"] == "Replaced the printer."
+    # closing twice is refused
+    assert error_kind(s.call("tickets.close", {"id": tid})) == "invalid_argument"
+
+    open_only = sc(ok(s.call("tickets.list", {"status": "open"})))
+    assert tid not in [x["id"] for x in open_only["tickets"]]
+    closed_only = sc(ok(s.call("tickets.list", {"status": "closed"})))
+    assert tid in [x["id"] for x in closed_only["tickets"]]
 
     # The real database, read directly.
     db = ticket_db(s.data_dir)
-    tnames = tables(db)
-    ticket_table = next(n for n in tnames if "ticket" in n)
-    comment_table = next(n for n in tnames if "comment" in n)
-    rows = db_rows(db, f"select * from {ticket_table}")
-    row = next(r for r in rows if str(r["id"]) == str(tid))
+    (row,) = db_rows(db, "select * from tickets where id = ?", (tid,))
+    assert row["tenant"] == "acme"
     assert row["title"] == "Printer on fire"
-    assert "acme" in [row[k] for k in row.keys()]
-    assert "closed" in [row[k] for k in row.keys()]
-    comments = db_rows(db, f"select * from {comment_table}")
-    assert any("Extinguisher applied." in [c[k] for k in c.keys()] for c in comments)
+    assert row["body"] == "Smoke from the third floor printer."
+    assert row["author"] == "alice"
+    assert row["status"] == "closed"
+    assert row["closed_by"] == "alice"
+    assert row["resolution"] == "Replaced the printer."
+    comments = db_rows(db, "select * from comments where ticket_id = ? order by id", (tid,))
+    assert [(c["author"], c["body"]) for c in comments] == [("alice", "Extinguisher applied.")]
+
+
+def test_tickets_list_newest_first_and_limit(tickets):
+    ids = [sc(create_ticket(tickets, f"t{i}"))["id"] for i in range(5)]
+    listed = sc(ok(tickets.call("tickets.list", {})))["tickets"]
+    got = [t["id"] for t in listed]
+    assert got == sorted(got, reverse=True)
+    assert got[:5] == list(reversed(ids))
+    two = sc(ok(tickets.call("tickets.list", {"limit": 2})))["tickets"]
+    assert [t["id"] for t in two] == list(reversed(ids))[:2]
+    (n,) = db_rows(ticket_db(tickets.data_dir), "select count(*) as n from tickets where tenant = 'acme'")
+    assert n["n"] == 5
 
 
 def test_tickets_survive_restart(plugin_dir, serve):
@@ -198,8 +221,8 @@ def test_tickets_survive_restart(plugin_dir, serve):
     tid = sc(create_ticket(s, "Persistent", meta=modern_meta()))["id"]
     assert s.shutdown() == 0
     s2 = serve(pd, config=CONFIG)
-    got = ok(s2.call("tickets.get", {"id": tid}, meta=modern_meta()))
-    assert "Persistent" in json.dumps(sc(got))
+    got = sc(ok(s2.call("tickets.get", {"id": tid}, meta=modern_meta())))
+    assert got["title"] == "Persistent"
 
 
 def test_tickets_tenants_are_isolated(plugin_dir, serve):
@@ -216,21 +239,30 @@ def test_tickets_tenants_are_isolated(plugin_dir, serve):
     assert b_id in ids and a_id not in ids
     assert "acme secret" not in json.dumps(listed)
     assert error_kind(bob.call("tickets.get", {"id": a_id}, meta=meta)) == "not_found"
-    assert error_kind(bob.call("tickets.comment", {"id": a_id, "text": "x"}, meta=meta)) in ("not_found",)
-    assert error_kind(bob.call("tickets.close", {"id": a_id}, meta=meta)) in ("not_found",)
+    assert error_kind(bob.call("tickets.comment", {"id": a_id, "body": "x"}, meta=meta)) == "not_found"
+    assert error_kind(bob.call("tickets.close", {"id": a_id}, meta=meta)) == "not_found"
+    # "another tenant's" reads exactly like "absent"
+    absent = bob.call("tickets.get", {"id": 999_999}, meta=meta)
+    foreign = bob.call("tickets.get", {"id": a_id}, meta=meta)
+    assert sc(absent)["message"].replace("999999", "N") == sc(foreign)["message"].replace(str(a_id), "N")
     assert bob.shutdown() == 0
 
-    # alice's ticket is untouched in the database
+    # alice's ticket is untouched in the database, bob's is in his tenant
     db = ticket_db(pd.data_dirs["tickets"])
-    ticket_table = next(n for n in tables(db) if "ticket" in n)
-    row = next(r for r in db_rows(db, f"select * from {ticket_table}") if str(r["id"]) == str(a_id))
-    assert "closed" not in [row[k] for k in row.keys()]
+    (row,) = db_rows(db, "select * from tickets where id = ?", (a_id,))
+    assert row["status"] == "open" and row["tenant"] == "acme"
+    assert db_rows(db, "select count(*) as n from comments where ticket_id = ?", (a_id,))[0]["n"] == 0
+    (row,) = db_rows(db, "select * from tickets where id = ?", (b_id,))
+    assert row["tenant"] == "globex" and row["author"] == "bob"
 
 
 def test_tickets_bad_arguments(tickets):
     assert error_kind(tickets.call("tickets.get", {"id": 999999})) == "not_found"
     assert error_kind(tickets.call("tickets.create", {})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets.create", {"title": "no body"})) == "invalid_argument"
     assert error_kind(tickets.call("tickets.get", {})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets.get", {"id": "one"})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets.list", {"status": "pending"})) == "invalid_argument"
 
 
 # --------------------------------------------------------------------------- deployments

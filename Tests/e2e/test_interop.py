@@ -123,7 +123,7 @@ def test_sdk_lists_and_calls_every_example_plugin(tmp_path, bulkhead_bin, plugin
             assert tid is not None, created
             got = await call("tickets.get", {"id": tid})
             assert not got.is_error, got
-            com = await call("tickets.comment", {"id": tid, "text": "a comment"})
+            com = await call("tickets.comment", {"id": tid, "body": "a comment"})
             if not com.is_error:
                 cl = await call("tickets.close", {"id": tid})
                 assert isinstance(cl, mcp_types.CallToolResult)
