@@ -1,0 +1,491 @@
+/*
+ * deployments — read-only answers about what was deployed where, and when.
+ *
+ * Trust domain: the platform's deployment record, a tab-separated file the
+ * deploy pipeline exports (here a bundled sample). The plugin only reads it,
+ * and names the file and its modification time in every answer so a reader
+ * can tell how fresh the answer is.
+ *
+ * The file is loaded once, at init, into rows that are never written again:
+ * that is what makes BH_CONCURRENCY_PARALLEL safe without locks. A file that
+ * does not parse refuses the plugin at load time (with the line number in
+ * the log) rather than serving half a record.
+ *
+ * Config (policy.toml [config]):
+ *   data_file   the TSV file; relative to plugin_dir; default "data/deployments.tsv"
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <bulkhead/bulkhead.h>
+
+#include "bh_json.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MAX_FILE_BYTES (16 * 1024 * 1024)
+#define HISTORY_DEFAULT 10
+#define HISTORY_MAX 50
+
+/* The columns, in the order the file must have them (its header line says so too). */
+enum { C_ID, C_SERVICE, C_ENVIRONMENT, C_VERSION, C_STATUS, C_STARTED, C_FINISHED, C_BY, C_COMMIT, NCOLS };
+static const char *const COLUMNS[NCOLS] = {"id", "service", "environment", "version", "status",
+                                           "started_at", "finished_at", "deployed_by", "commit"};
+static const char *const STATUSES[] = {"succeeded", "failed", "rolled_back", "in_progress"};
+
+typedef struct deploy {
+    long long id;
+    const char *col[NCOLS]; /* into dataset.text; finished_at is "" while in progress */
+} deploy;
+
+typedef struct dataset {
+    const bh_host_api *host;
+    bh_plugin plugin;
+    char *text;         /* the file, split in place into NUL-terminated fields */
+    deploy *rows;       /* newest first */
+    size_t count;
+    char source[PATH_MAX]; /* the file as configured, e.g. "data/deployments.tsv" */
+    char modified[24];     /* its mtime at load, ISO-8601 UTC */
+} dataset;
+
+/* ---------------------------------------------------------------------- */
+/* Helpers                                                                 */
+/* ---------------------------------------------------------------------- */
+
+BHJ_PRINTF(3, 4)
+static void note(dataset *ds, bh_log_level level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        ds->host->log(ds->plugin, level, line, bhj_utf8_prefix(line, (size_t)n, sizeof line - 1));
+}
+
+/* Answers the call with an error. */
+BHJ_PRINTF(4, 5)
+static bh_status fail(const bh_host_api *host, bh_call call, bh_error_kind kind, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : bhj_utf8_prefix(msg, (size_t)n, sizeof msg - 1);
+    return host->result_error(call, kind, msg, len);
+}
+
+/*
+ * Reads an optional string argument into a NUL-terminated buffer. Returns 1
+ * when present, 0 when absent, -1 when the call has been answered with
+ * invalid_argument (wrong type, or longer than any value in the file can be).
+ */
+static int opt_string(const bh_host_api *host, bh_call call, const char *field, char *out,
+                      size_t cap, bh_status *answer)
+{
+    bh_bytes v;
+    bh_status st = host->arg_string(call, field, strlen(field), &v);
+    if (st == BH_E_NOT_FOUND)
+        return 0;
+    if (st == BH_OK && v.len < cap && !memchr(v.ptr, '\0', v.len)) {
+        memcpy(out, v.ptr, v.len);
+        out[v.len] = '\0';
+        return 1;
+    }
+    if (st == BH_OK)
+        *answer = fail(host, call, BH_ERROR_INVALID_ARGUMENT, "%s must be at most %zu bytes", field, cap - 1);
+    else if (st == BH_E_TYPE)
+        *answer = fail(host, call, BH_ERROR_INVALID_ARGUMENT, "%s must be a string", field);
+    else
+        *answer = st; /* a stale call or a core fault: nothing sensible to answer */
+    return -1;
+}
+
+static bh_status send(const bh_host_api *host, bh_call call, bhj_buf *text, bhj_buf *json)
+{
+    bh_status st;
+    if (text->failed || json->failed)
+        st = host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"));
+    else if ((st = host->result_text(call, text->ptr, text->len)) == BH_OK)
+        st = host->result_json(call, json->ptr, json->len);
+    if (st == BH_E_TOO_LARGE)
+        st = host->result_error(call, BH_ERROR_TOO_LARGE, BH_LIT("the answer exceeds the result size limit"));
+    bhj_free(text);
+    bhj_free(json);
+    return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Loading                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static int newest_first(const void *a, const void *b)
+{
+    const deploy *x = a, *y = b;
+    int c = strcmp(y->col[C_STARTED], x->col[C_STARTED]); /* ISO-8601 UTC sorts as text */
+    return c ? c : (y->id > x->id) - (y->id < x->id);
+}
+
+/* Splits `line` at tabs into exactly NCOLS fields; 0 when the count differs. */
+static int split(char *line, const char **col)
+{
+    int n = 0;
+    for (char *p = line;; p++) {
+        if (n == NCOLS)
+            return 0;
+        col[n++] = p;
+        p = strchr(p, '\t');
+        if (!p)
+            return n == NCOLS;
+        *p = '\0';
+    }
+}
+
+static int known_status(const char *s)
+{
+    for (size_t i = 0; i < sizeof STATUSES / sizeof STATUSES[0]; i++)
+        if (strcmp(s, STATUSES[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Checks one parsed row; returns what is wrong with it, or NULL. */
+static const char *check_row(deploy *d)
+{
+    char *end;
+    errno = 0;
+    d->id = strtoll(d->col[C_ID], &end, 10);
+    if (errno || end == d->col[C_ID] || *end)
+        return "id is not an integer";
+    for (int i = 0; i < NCOLS; i++)
+        if (i != C_FINISHED && !*d->col[i])
+            return "a required field is empty";
+    if (!known_status(d->col[C_STATUS]))
+        return "status is not succeeded, failed, rolled_back or in_progress";
+    if (strlen(d->col[C_STARTED]) != 20 || d->col[C_STARTED][19] != 'Z')
+        return "started_at is not YYYY-MM-DDTHH:MM:SSZ";
+    return NULL;
+}
+
+static bh_status load(dataset *ds, const char *path)
+{
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) != 0 || st.st_size > MAX_FILE_BYTES) {
+        note(ds, BH_LOG_ERROR, "cannot read %s: %s", path, f ? "too large" : strerror(errno));
+        if (f)
+            fclose(f);
+        return BH_E_IO;
+    }
+    size_t size = (size_t)st.st_size;
+    ds->text = malloc(size + 1);
+    size_t got = ds->text ? fread(ds->text, 1, size, f) : 0;
+    fclose(f);
+    if (!ds->text || got != size) {
+        note(ds, BH_LOG_ERROR, "cannot read %s", path);
+        return BH_E_IO;
+    }
+    ds->text[size] = '\0';
+    struct tm tm;
+    if (!gmtime_r(&st.st_mtime, &tm) || !strftime(ds->modified, sizeof ds->modified, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        strcpy(ds->modified, "unknown");
+
+    /* Validate once here, so every answer can print fields without re-checking them. */
+    for (size_t i = 0; i < size;) {
+        size_t k = bhj_utf8_seq((const unsigned char *)ds->text + i, size - i);
+        if (!k || ds->text[i] == '\0') {
+            note(ds, BH_LOG_ERROR, "%s is not UTF-8 text (byte %zu)", path, i);
+            return BH_E_INVALID;
+        }
+        i += k;
+    }
+
+    size_t lines = 1;
+    for (const char *p = ds->text; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    ds->rows = calloc(lines, sizeof *ds->rows);
+    if (!ds->rows)
+        return BH_E_FAILED;
+
+    size_t lineno = 0;
+    int header = 0;
+    for (char *line = ds->text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        size_t n = strlen(line);
+        if (n && line[n - 1] == '\r')
+            line[n - 1] = '\0'; /* tolerate files saved with CRLF */
+        if (!*line || *line == '#')
+            continue;
+        deploy *d = &ds->rows[ds->count];
+        if (!split(line, d->col)) {
+            note(ds, BH_LOG_ERROR, "%s:%zu: expected %d tab-separated fields", path, lineno, NCOLS);
+            return BH_E_INVALID;
+        }
+        if (!header) { /* the first line is the header: refuse a file whose columns moved */
+            for (int i = 0; i < NCOLS; i++)
+                if (strcmp(d->col[i], COLUMNS[i]) != 0) {
+                    note(ds, BH_LOG_ERROR, "%s:%zu: column %d is \"%s\", expected \"%s\"", path,
+                         lineno, i + 1, d->col[i], COLUMNS[i]);
+                    return BH_E_INVALID;
+                }
+            header = 1;
+            continue;
+        }
+        const char *why = check_row(d);
+        if (why) {
+            note(ds, BH_LOG_ERROR, "%s:%zu: %s", path, lineno, why);
+            return BH_E_INVALID;
+        }
+        ds->count++;
+    }
+    qsort(ds->rows, ds->count, sizeof *ds->rows, newest_first);
+    note(ds, BH_LOG_INFO, "loaded %zu deployments from %s (modified %s)", ds->count, path, ds->modified);
+    return BH_OK;
+}
+
+static void destroy(void *state)
+{
+    dataset *ds = state;
+    free(ds->rows);
+    free(ds->text);
+    free(ds);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Rendering                                                               */
+/* ---------------------------------------------------------------------- */
+
+static void put_deploy_json(bhj_buf *b, const deploy *d, int first)
+{
+    static const char *const keys[NCOLS] = {NULL, "service", "environment", "version", "status",
+                                            "started_at", "finished_at", "deployed_by", "commit"};
+    bhj_printf(b, "%s{\"id\":%lld", first ? "" : ",", d->id);
+    for (int i = 1; i < NCOLS; i++) {
+        bhj_printf(b, ",\"%s\":", keys[i]);
+        if (i == C_FINISHED && !*d->col[i])
+            bhj_puts(b, "null"); /* still running */
+        else
+            bhj_cstring(b, d->col[i]);
+    }
+    bhj_putc(b, '}');
+}
+
+static void put_deploy_text(bhj_buf *b, const deploy *d)
+{
+    bhj_printf(b, "%-16s %-11s %-9s %-12s %s  by %s, commit %s\n", d->col[C_SERVICE],
+               d->col[C_ENVIRONMENT], d->col[C_VERSION], d->col[C_STATUS], d->col[C_STARTED],
+               d->col[C_BY], d->col[C_COMMIT]);
+}
+
+/* Opens both renderings with the source they came from and the filters applied. */
+static void begin_answer(const dataset *ds, bhj_buf *text, bhj_buf *json, const char *headline,
+                         const char *service, const char *environment)
+{
+    bhj_printf(text, "%s (source %s, modified %s):\n\n", headline, ds->source, ds->modified);
+    bhj_printf(text, "%-16s %-11s %-9s %-12s %-20s  %s\n", "SERVICE", "ENVIRONMENT", "VERSION",
+               "STATUS", "STARTED (UTC)", "WHO AND WHAT");
+    bhj_puts(json, "{\"source\":{\"file\":");
+    bhj_cstring(json, ds->source);
+    bhj_printf(json, ",\"modified\":\"%s\"},\"service\":", ds->modified);
+    bhj_cstring(json, service);
+    bhj_puts(json, ",\"environment\":");
+    bhj_cstring(json, environment);
+    bhj_puts(json, ",\"deployments\":[");
+}
+
+static int matches(const deploy *d, const char *service, const char *environment)
+{
+    return (!service || strcmp(d->col[C_SERVICE], service) == 0) &&
+           (!environment || strcmp(d->col[C_ENVIRONMENT], environment) == 0);
+}
+
+static bh_status nothing_matches(const bh_host_api *host, bh_call call, const char *service,
+                                 const char *environment)
+{
+    bhj_buf msg = {0};
+    bhj_puts(&msg, "no deployments");
+    if (service) {
+        bhj_puts(&msg, " of service ");
+        bhj_cstring(&msg, service);
+    }
+    if (environment) {
+        bhj_puts(&msg, " in environment ");
+        bhj_cstring(&msg, environment);
+    }
+    bh_status st = msg.failed ? host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"))
+                              : host->result_error(call, BH_ERROR_NOT_FOUND, msg.ptr, msg.len);
+    bhj_free(&msg);
+    return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tools                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int by_service_env(const void *a, const void *b)
+{
+    const deploy *x = *(const deploy *const *)a, *y = *(const deploy *const *)b;
+    int c = strcmp(x->col[C_SERVICE], y->col[C_SERVICE]);
+    return c ? c : strcmp(x->col[C_ENVIRONMENT], y->col[C_ENVIRONMENT]);
+}
+
+static bh_status tool_status(const bh_host_api *host, bh_call call, void *user_data)
+{
+    dataset *ds = user_data;
+    char service[128], environment[128];
+    bh_status answer = BH_OK;
+    int has_service = opt_string(host, call, "service", service, sizeof service, &answer);
+    if (has_service < 0)
+        return answer;
+    int has_env = opt_string(host, call, "environment", environment, sizeof environment, &answer);
+    if (has_env < 0)
+        return answer;
+    const char *svc = has_service ? service : NULL, *env = has_env ? environment : NULL;
+
+    /* Rows are newest first, so the first row seen for a service+environment is its latest. */
+    const deploy **latest = malloc((ds->count ? ds->count : 1) * sizeof *latest);
+    if (!latest)
+        return host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"));
+    size_t n = 0;
+    for (size_t i = 0; i < ds->count; i++) {
+        const deploy *d = &ds->rows[i];
+        if (!matches(d, svc, env))
+            continue;
+        size_t j = 0;
+        while (j < n && by_service_env(&latest[j], &d) != 0)
+            j++;
+        if (j == n)
+            latest[n++] = d;
+    }
+    if (n == 0 && (svc || env)) {
+        free(latest);
+        return nothing_matches(host, call, svc, env);
+    }
+    qsort(latest, n, sizeof *latest, by_service_env);
+
+    bhj_buf text = {0}, json = {0};
+    begin_answer(ds, &text, &json, "Latest deployment per service and environment", svc, env);
+    for (size_t i = 0; i < n; i++) {
+        put_deploy_json(&json, latest[i], i == 0);
+        put_deploy_text(&text, latest[i]);
+    }
+    bhj_puts(&json, "]}");
+    free(latest);
+    return send(host, call, &text, &json);
+}
+
+static bh_status tool_history(const bh_host_api *host, bh_call call, void *user_data)
+{
+    dataset *ds = user_data;
+    char service[128], environment[128];
+    bh_status answer = BH_OK;
+    int has_service = opt_string(host, call, "service", service, sizeof service, &answer);
+    if (has_service < 0)
+        return answer;
+    if (has_service == 0)
+        return host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
+                                  BH_LIT("service is required: the name of a service, e.g. \"checkout\""));
+    int has_env = opt_string(host, call, "environment", environment, sizeof environment, &answer);
+    if (has_env < 0)
+        return answer;
+    const char *env = has_env ? environment : NULL;
+
+    int64_t requested = HISTORY_DEFAULT, limit = HISTORY_DEFAULT;
+    bh_status st = host->arg_int(call, BH_LIT("limit"), &requested);
+    if (st == BH_OK)
+        limit = requested < 1 ? 1 : requested > HISTORY_MAX ? HISTORY_MAX : requested;
+    else if (st == BH_E_TYPE)
+        return host->result_error(call, BH_ERROR_INVALID_ARGUMENT, BH_LIT("limit must be an integer from 1 to 50"));
+    else if (st != BH_E_NOT_FOUND)
+        return st;
+
+    bhj_buf text = {0}, json = {0};
+    begin_answer(ds, &text, &json, "Deployments, newest first", service, env);
+    int64_t shown = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < ds->count; i++) {
+        const deploy *d = &ds->rows[i];
+        if (!matches(d, service, env))
+            continue;
+        if (shown < limit) {
+            put_deploy_json(&json, d, shown == 0);
+            put_deploy_text(&text, d);
+            shown++;
+        }
+        total++;
+    }
+    if (total == 0) {
+        bhj_free(&text);
+        bhj_free(&json);
+        return nothing_matches(host, call, service, env);
+    }
+    bhj_printf(&json, "],\"matched\":%zu", total);
+    if ((size_t)shown < total)
+        bhj_printf(&text, "\n(%lld of %zu shown)\n", (long long)shown, total);
+    if (limit != requested) {
+        bhj_printf(&text, "\nNote: limit %lld was clamped to %lld (allowed 1 to %d).\n",
+                   (long long)requested, (long long)limit, HISTORY_MAX);
+        bhj_printf(&json, ",\"clamped\":{\"limit\":{\"requested\":%lld,\"applied\":%lld}}",
+                   (long long)requested, (long long)limit);
+    }
+    bhj_putc(&json, '}');
+    return send(host, call, &text, &json);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Exports                                                                 */
+/* ---------------------------------------------------------------------- */
+
+BULKHEAD_PLUGIN_ABI()
+
+bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plugin_def *def)
+{
+    dataset *ds = calloc(1, sizeof *ds);
+    if (!ds)
+        return BH_E_FAILED;
+    ds->host = host;
+    ds->plugin = plugin;
+
+    bh_bytes dir, file = {"data/deployments.tsv", 20}, configured;
+    if (host->config(plugin, BH_LIT("plugin_dir"), &dir) != BH_OK) {
+        note(ds, BH_LOG_ERROR, "the core gave no plugin_dir");
+        destroy(ds);
+        return BH_E_FAILED;
+    }
+    if (host->config(plugin, BH_LIT("data_file"), &configured) == BH_OK)
+        file = configured;
+    char path[PATH_MAX];
+    int n = (file.len && file.ptr[0] == '/')
+                ? snprintf(path, sizeof path, "%.*s", (int)file.len, file.ptr)
+                : snprintf(path, sizeof path, "%.*s/%.*s", (int)dir.len, dir.ptr, (int)file.len, file.ptr);
+    if (n < 0 || n >= (int)sizeof path || file.len >= sizeof ds->source) {
+        note(ds, BH_LOG_ERROR, "data_file is too long");
+        destroy(ds);
+        return BH_E_INVALID;
+    }
+    memcpy(ds->source, file.ptr, file.len); /* answers name the file as the operator did */
+
+    bh_status st = load(ds, path);
+    if (st == BH_OK)
+        st = host->register_tool(plugin, BH_LIT("status"), tool_status, ds);
+    if (st == BH_OK)
+        st = host->register_tool(plugin, BH_LIT("history"), tool_history, ds);
+    if (st != BH_OK) {
+        destroy(ds);
+        return st;
+    }
+    def->concurrency = BH_CONCURRENCY_PARALLEL; /* the rows are read-only after this point */
+    def->state = ds;
+    def->destroy = destroy;
+    return BH_OK;
+}
