@@ -120,14 +120,15 @@ static bh_status send(const bh_host_api *host, bh_call call, bhj_buf *text, bhj_
 /* Loading the corpus                                                      */
 /* ---------------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len)
+/* The whole file, NUL-terminated; `size` is what stat said, so a file that grew since is cut there. */
+static char *read_file(const char *path, size_t size, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    char *buf = malloc(MAX_DOC_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MAX_DOC_BYTES + 1, f) : 0;
-    int bad = !buf || ferror(f) || n > MAX_DOC_BYTES;
+    char *buf = malloc(size + 1);
+    size_t n = buf ? fread(buf, 1, size, f) : 0;
+    int bad = !buf || ferror(f);
     fclose(f);
     if (bad) {
         free(buf);
@@ -185,7 +186,8 @@ static int load_doc(docs_index *ix, doc *d, const char *corpus, const char *tena
         stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
     *d = (doc){.version = -1};
-    d->text = read_file(path, &d->text_len);
+    if (st.st_size <= MAX_DOC_BYTES)
+        d->text = read_file(path, (size_t)st.st_size, &d->text_len);
     if (!d->text) {
         note(ix, BH_LOG_WARNING, "skipping %s/%s: unreadable or larger than %d bytes",
               tenant, file, MAX_DOC_BYTES);
@@ -229,10 +231,20 @@ static int by_source(const void *a, const void *b)
     return strcmp(((const doc *)a)->source, ((const doc *)b)->source);
 }
 
+/* File and folder names are shown to clients (as sources) and compared with tenants: UTF-8 only. */
+static int utf8_name(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = bhj_utf8_seq((const unsigned char *)name + i, n - i)))
+            return 0;
+    return 1;
+}
+
 static int is_md(const char *name)
 {
     size_t n = strlen(name);
-    return name[0] != '.' && n > 3 && strcmp(name + n - 3, ".md") == 0;
+    return name[0] != '.' && n > 3 && strcmp(name + n - 3, ".md") == 0 && utf8_name(name);
 }
 
 /* Every .md file in every <corpus>/<tenant> folder, sorted by source so answers are deterministic. */
@@ -247,7 +259,7 @@ static bh_status load_corpus(docs_index *ix, const char *corpus)
     bh_status status = BH_OK;
     struct dirent *t;
     while (status == BH_OK && (t = readdir(top)) != NULL) {
-        if (t->d_name[0] == '.')
+        if (t->d_name[0] == '.' || !utf8_name(t->d_name))
             continue; /* ".", ".." and hidden folders are not tenants */
         char dir[PATH_MAX];
         if (snprintf(dir, sizeof dir, "%s/%s", corpus, t->d_name) >= (int)sizeof dir)
@@ -361,7 +373,7 @@ static void put_snippet(bhj_buf *out, const doc *d, size_t at)
         memcpy(line + k, ellipsis, 3);
         k += 3;
     }
-    bhj_append(out, line, k);
+    bhj_text(out, line, k); /* the document may not be clean UTF-8 */
 }
 
 typedef struct hit {

@@ -256,6 +256,8 @@ static int open_db(tickets *t)
     if (t->db)
         return SQLITE_OK;
     int rc = sqlite3_open_v2(t->path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* Another process may share data_dir (a second server, a backup): wait up
+     * to 2 s for its write lock before a call answers unavailable. */
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(t->db, 2000);
     if (rc == SQLITE_OK)
