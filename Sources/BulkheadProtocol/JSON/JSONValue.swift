@@ -51,6 +51,53 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         }
     }
 
+    /// Builds an object from members as a parser read them, in one pass.
+    ///
+    /// A repeated key keeps its first position and takes the last value, which is
+    /// what assigning the members one by one through the subscript would give, but
+    /// without the quadratic search for large objects.
+    init(parsedMembers: [(key: String, value: JSONValue)]) {
+        let n = parsedMembers.count
+        if n < 2 {
+            members = parsedMembers
+            return
+        }
+        var hasDuplicates = false
+        if n <= 12 {
+            // Small objects (nearly every JSON-RPC envelope): a few string comparisons
+            // beat hashing every key.
+            search: for i in 1..<n {
+                let key = parsedMembers[i].key
+                for j in 0..<i where parsedMembers[j].key == key {
+                    hasDuplicates = true
+                    break search
+                }
+            }
+        } else {
+            var seen = Set<String>(minimumCapacity: n)
+            for m in parsedMembers where !seen.insert(m.key).inserted {
+                hasDuplicates = true
+                break
+            }
+        }
+        if !hasDuplicates {
+            members = parsedMembers
+            return
+        }
+        var positions: [String: Int] = [:]
+        var unique: [(key: String, value: JSONValue)] = []
+        unique.reserveCapacity(n)
+        for m in parsedMembers {
+            if let at = positions[m.key] {
+                unique[at].value = m.value
+            } else {
+                positions[m.key] = unique.count
+                unique.append(m)
+            }
+        }
+        members = unique
+    }
+
     /// Appends without checking for an existing key: for builders that know keys are fresh.
     public mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
         members.append((key, value))

@@ -16,6 +16,11 @@ public enum ProtocolEra: Sendable, Hashable {
         case .handshake(let v), .stateless(let v): v
         }
     }
+
+    /// Whether this is the 2026-07-28 era (no session, per-request `_meta`).
+    public var isStateless: Bool {
+        if case .stateless = self { true } else { false }
+    }
 }
 
 /// What the protocol layer knows about one request, handed to the provider.
@@ -90,6 +95,11 @@ public enum ToolCallOutcome: Sendable {
     /// No tool of that name exists for this caller: the protocol layer answers
     /// with the JSON-RPC error the spec names (-32602, "Unknown tool").
     case unknownTool(String)
+    /// A protocol-level failure the provider names itself, answered as this JSON-RPC
+    /// error: e.g. -32021 when the call needs a client capability the request did not
+    /// declare, or -32603 for an internal fault. Tool faults belong in `.result` with
+    /// `isError`, where the model can see them.
+    case error(JSONRPCErrorObject)
 }
 
 /// Returned by `callTool`, so the protocol layer can pass on `notifications/cancelled`.

@@ -1,0 +1,184 @@
+/// Writes the result objects of MCP methods, in the shape each era requires,
+/// straight into the response buffer.
+///
+/// Stateless-era (2026-07-28) results all carry `resultType:"complete"` and
+/// the server identity in `_meta["io.modelcontextprotocol/serverInfo"]`;
+/// cacheable ones (`server/discover`, `tools/list`) also carry `ttlMs` and
+/// `cacheScope`. The parts that never change are rendered once, at start-up.
+struct MCPResultWriter: Sendable {
+    /// `{"name":…,"version":…,"title":…}`.
+    private let serverInfo: [UInt8]
+    /// `"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{…}}`, without braces.
+    private let statelessMembers: [UInt8]
+    /// The whole `server/discover` result; it depends on nothing in the request.
+    let discoverResult: [UInt8]
+    private let instructions: String?
+    private let toolsListTTL: Int64
+
+    init(identity: ServerIdentity, configuration: MCPServerConfiguration) {
+        var info: [UInt8] = []
+        info.appendLiteral(#"{"name":"#)
+        JSONOutput.writeString(identity.name, into: &info)
+        info.appendLiteral(#","version":"#)
+        JSONOutput.writeString(identity.version, into: &info)
+        if let title = identity.title {
+            info.appendLiteral(#","title":"#)
+            JSONOutput.writeString(title, into: &info)
+        }
+        info.append(UInt8(ascii: "}"))
+        serverInfo = info
+
+        var members: [UInt8] = []
+        members.appendLiteral(#""resultType":"complete","_meta":{"#)
+        JSONOutput.writeString(MCPProtocol.serverInfoKey, into: &members)
+        members.append(UInt8(ascii: ":"))
+        members.append(contentsOf: info)
+        members.append(UInt8(ascii: "}"))
+        statelessMembers = members
+
+        instructions = identity.instructions
+        toolsListTTL = configuration.toolsListTTLMilliseconds
+
+        var discover: [UInt8] = []
+        discover.appendLiteral(#"{"supportedVersions":["#)
+        for (i, version) in MCPProtocol.supportedVersions.enumerated() {
+            if i > 0 { discover.append(UInt8(ascii: ",")) }
+            JSONOutput.writeString(version, into: &discover)
+        }
+        discover.appendLiteral(#"],"capabilities":{"tools":{"listChanged":false}}"#)
+        if let instructions = identity.instructions {
+            discover.appendLiteral(#","instructions":"#)
+            JSONOutput.writeString(instructions, into: &discover)
+        }
+        discover.appendLiteral(#","ttlMs":"#)
+        JSONOutput.writeInteger(configuration.discoverTTLMilliseconds, into: &discover)
+        discover.appendLiteral(#","cacheScope":"private","#)
+        discover.append(contentsOf: members)
+        discover.append(UInt8(ascii: "}"))
+        discoverResult = discover
+    }
+
+    /// Closes a result object: the stateless stamp when needed, then `}`.
+    @inline(__always)
+    private func finish(stateless: Bool, wroteMembers: Bool, into out: inout [UInt8]) {
+        if stateless {
+            if wroteMembers { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: statelessMembers)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `initialize` (handshake era only).
+    func initializeResult(protocolVersion: String, into out: inout [UInt8]) {
+        out.appendLiteral(#"{"protocolVersion":"#)
+        JSONOutput.writeString(protocolVersion, into: &out)
+        out.appendLiteral(#","capabilities":{"tools":{"listChanged":false}},"serverInfo":"#)
+        out.append(contentsOf: serverInfo)
+        if let instructions {
+            out.appendLiteral(#","instructions":"#)
+            JSONOutput.writeString(instructions, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `{}` (e.g. `ping`), stamped in the stateless era.
+    func emptyResult(stateless: Bool, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        finish(stateless: stateless, wroteMembers: false, into: &out)
+    }
+
+    /// One page of `tools/list`.
+    func toolsList(_ page: ArraySlice<ToolDescriptor>, nextCursor: String?, stateless: Bool, into out: inout [UInt8]) {
+        out.appendLiteral(#"{"tools":["#)
+        var first = true
+        for tool in page {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            writeTool(tool, into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        if let nextCursor {
+            out.appendLiteral(#","nextCursor":"#)
+            JSONOutput.writeString(nextCursor, into: &out)
+        }
+        if stateless {
+            out.appendLiteral(#","ttlMs":"#)
+            JSONOutput.writeInteger(toolsListTTL, into: &out)
+            // Private: the list depends on who asks (each plugin's policy filters it).
+            out.appendLiteral(#","cacheScope":"private""#)
+        }
+        finish(stateless: stateless, wroteMembers: true, into: &out)
+    }
+
+    private func writeTool(_ tool: ToolDescriptor, into out: inout [UInt8]) {
+        out.appendLiteral(#"{"name":"#)
+        JSONOutput.writeString(tool.name, into: &out)
+        if let title = tool.title {
+            out.appendLiteral(#","title":"#)
+            JSONOutput.writeString(title, into: &out)
+        }
+        if let description = tool.description {
+            out.appendLiteral(#","description":"#)
+            JSONOutput.writeString(description, into: &out)
+        }
+        out.appendLiteral(#","inputSchema":"#)
+        tool.inputSchema.serialize(into: &out)
+        if let outputSchema = tool.outputSchema {
+            out.appendLiteral(#","outputSchema":"#)
+            outputSchema.serialize(into: &out)
+        }
+        if let annotations = tool.annotations {
+            out.appendLiteral(#","annotations":"#)
+            annotations.serialize(into: &out)
+        }
+        if let meta = tool.meta {
+            out.appendLiteral(#","_meta":"#)
+            meta.serialize(into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `tools/call`: MCP's CallToolResult.
+    func toolResult(_ result: ToolResult, stateless: Bool, into out: inout [UInt8]) {
+        out.appendLiteral(#"{"content":["#)
+        var first = true
+        for block in result.content {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            block.serialize(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        if let structured = result.structuredContent {
+            out.appendLiteral(#","structuredContent":"#)
+            structured.serialize(into: &out)
+        }
+        if result.isError {
+            out.appendLiteral(#","isError":true"#)
+        }
+        guard stateless else {
+            if let meta = result.meta {
+                out.appendLiteral(#","_meta":"#)
+                meta.serialize(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+            return
+        }
+        guard let meta = result.meta, !meta.isEmpty else {
+            finish(stateless: true, wroteMembers: true, into: &out)
+            return
+        }
+        out.appendLiteral(#","resultType":"complete","_meta":"#)
+        if meta[MCPProtocol.serverInfoKey] != nil {
+            // A provider that names the server itself is believed (as in the Python SDK).
+            meta.serialize(into: &out)
+        } else {
+            out.append(UInt8(ascii: "{"))
+            JSONOutput.writeString(MCPProtocol.serverInfoKey, into: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: serverInfo)
+            meta.serializeMembers(into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+}

@@ -1,0 +1,169 @@
+/// The MCP engine for one connection: both protocol eras on one endpoint,
+/// decided per message.
+///
+/// A request whose `params._meta` carries `io.modelcontextprotocol/protocolVersion`
+/// is served statelessly (2026-07-28): everything it needs travels with it.
+/// Anything else is served in the handshake era (2025-11-25 and earlier),
+/// with the client's version and capabilities remembered from `initialize`
+/// for the life of this instance (one stdio connection).
+///
+/// Requests are served concurrently: `receive` never waits for a tool call.
+/// The provider completes calls on its own threads, and each response is
+/// written through the sink as soon as its call ends. Shared state sits
+/// behind one lock that is never held across I/O or a callback, and no Swift
+/// Concurrency is involved: the hot path is one parse, a few lock
+/// acquisitions and one serialisation into a byte buffer.
+public final class MCPServer: Sendable {
+    let identity: ServerIdentity
+    let provider: any ToolProvider
+    let principal: String?
+    let sink: any MessageSink
+    let log: @Sendable (String) -> Void
+    let configuration: MCPServerConfiguration
+    let results: MCPResultWriter
+    let state: ConditionLock<ServerState>
+
+    /// - Parameters:
+    ///   - principal: who is asking, as the transport established it; goes into every `RequestContext`.
+    ///   - sink: where whole outgoing messages go; called from many threads.
+    ///   - log: human-readable diagnostics (the CLI sends them to stderr, never stdout).
+    public convenience init(identity: ServerIdentity, provider: any ToolProvider, principal: String?,
+                            sink: any MessageSink, log: @escaping @Sendable (String) -> Void)
+    {
+        self.init(identity: identity, provider: provider, principal: principal, sink: sink, log: log,
+                  configuration: MCPServerConfiguration())
+    }
+
+    public init(identity: ServerIdentity, provider: any ToolProvider, principal: String?, sink: any MessageSink,
+                log: @escaping @Sendable (String) -> Void, configuration: MCPServerConfiguration)
+    {
+        self.identity = identity
+        self.provider = provider
+        self.principal = principal
+        self.sink = sink
+        self.log = log
+        self.configuration = configuration
+        self.results = MCPResultWriter(identity: identity, configuration: configuration)
+        self.state = ConditionLock(ServerState())
+    }
+
+    // MARK: Incoming messages
+
+    /// Handles one incoming message (one line, without the newline). Returns as
+    /// soon as the message is dispatched; tool calls answer later, from any thread.
+    public func receive(_ message: UnsafeRawBufferPointer) {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(message)
+        } catch {
+            log("rejected a message that is not valid JSON: \(error)")
+            sink.send(JSONRPCOutput.error(id: nil, .parseError(error.description)))
+            return
+        }
+        switch JSONRPCMessage(classifying: value) {
+        case .request(let id, let method, let params):
+            handleRequest(id: id, method: method, params: params)
+        case .notification(let method, let params):
+            handleNotification(method: method, params: params)
+        case .response(let id, let outcome):
+            routeResponse(id: id, outcome: outcome)
+        case .invalid(let id, let error):
+            log("rejected an invalid JSON-RPC message: \(error.message)")
+            sink.send(JSONRPCOutput.error(id: id, error))
+        }
+    }
+
+    /// Convenience for callers holding the message in an array.
+    public func receive(_ message: [UInt8]) {
+        message.withUnsafeBytes { receive($0) }
+    }
+
+    private func handleRequest(id: JSONRPCID, method: String, params: JSONObject?) {
+        // `initialize` belongs to the handshake era even when a client stamps the
+        // modern envelope on it (as the Python SDK rules); the rest decide by envelope.
+        if method == "initialize" {
+            initialize(id: id, params: params)
+            return
+        }
+        let context: RequestContext
+        switch requestContext(id: id, params: params) {
+        case .success(let c): context = c
+        case .failure(let error):
+            sendError(id: id, error)
+            return
+        }
+        switch method {
+        case "tools/call":
+            callTool(id: id, params: params, context: context)
+        case "tools/list":
+            listTools(id: id, params: params, context: context)
+        case "server/discover":
+            discover(id: id, context: context)
+        case "ping":
+            // Removed in 2026-07-28; in the handshake era it answers {}.
+            if context.era.isStateless {
+                sendError(id: id, .methodNotFound(method))
+            } else {
+                sendResult(id: id, capacity: 48) { results.emptyResult(stateless: false, into: &$0) }
+            }
+        default:
+            sendError(id: id, .methodNotFound(method))
+        }
+    }
+
+    private func handleNotification(method: String, params: JSONObject?) {
+        switch method {
+        case "notifications/cancelled":
+            cancelCall(params: params)
+        case "notifications/initialized":
+            state.withLock { $0.session.initialized = true }
+        default:
+            // Unknown notifications are ignored, as JSON-RPC and MCP require.
+            break
+        }
+    }
+
+    // MARK: Outgoing messages
+
+    /// Writes a success response; `write` appends the result object.
+    @inline(__always)
+    func sendResult(id: JSONRPCID, capacity: Int = 256, _ write: (inout [UInt8]) -> Void) {
+        var out: [UInt8] = []
+        out.reserveCapacity(capacity)
+        JSONRPCOutput.beginResult(id: id, into: &out)
+        write(&out)
+        JSONRPCOutput.endResponse(into: &out)
+        sink.send(out)
+    }
+
+    func sendError(id: JSONRPCID?, _ error: JSONRPCErrorObject) {
+        sink.send(JSONRPCOutput.error(id: id, error))
+    }
+
+    /// Sends a notification to the client (e.g. `notifications/progress`).
+    public func sendNotification(method: String, params: JSONObject?) {
+        sink.send(JSONRPCOutput.notification(method: method, params: params))
+    }
+}
+
+/// Everything `MCPServer` shares between threads, guarded by its lock.
+struct ServerState {
+    /// What `initialize` established for the handshake era on this connection.
+    var session = HandshakeSession()
+    /// Tool calls started and not yet answered (or cancelled), by request id.
+    var calls: [JSONRPCID: InFlightCall] = [:]
+    var nextCallSerial: UInt64 = 0
+    /// Requests sent to the client and not yet answered.
+    var outgoing: [JSONRPCID: @Sendable (Result<JSONValue, MCPRequestError>) -> Void] = [:]
+    var nextOutgoingNumber: UInt64 = 0
+    /// After `close()`: no new requests to the client.
+    var closed = false
+}
+
+struct HandshakeSession {
+    /// Before `initialize`, requests are served at the latest handshake version with no capabilities.
+    var protocolVersion = MCPProtocol.latestHandshakeVersion
+    var clientCapabilities = JSONObject()
+    var clientInfo: JSONObject?
+    var initialized = false
+}
