@@ -1,0 +1,25 @@
+import ArgumentParser
+
+@main
+struct Bulkhead: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "bulkhead",
+        abstract: "One MCP endpoint in front of many narrow tool plugins.",
+        discussion: """
+            Bulkhead loads every plugin folder under a directory (a C library built
+            against include/bulkhead/bulkhead.h, its manifest.toml, and the operator's
+            policy.toml) and serves the union of their tools as one MCP server,
+            each tool named <plugin>.<tool>.
+
+              bulkhead serve --plugins ./plugins        serve over stdio
+              bulkhead check ./plugins/docs             check one plugin folder
+
+            A plugin that cannot be loaded is refused with one line on stderr
+            naming it and the reason; the others keep serving.
+            """,
+        version: version,
+        subcommands: [Serve.self, Check.self]
+    )
+}

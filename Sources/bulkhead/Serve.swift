@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import BulkheadCore
+import BulkheadProtocol
+import Logging
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve every plugin under --plugins as one MCP endpoint over stdio.",
+        discussion: """
+            Speaks MCP (2025-11-25 with the initialize handshake, and the stateless
+            2026-07-28) as newline-delimited JSON-RPC on stdin/stdout. Stdout carries
+            only protocol messages; logs go to stderr. Exits when stdin closes, after
+            the calls in flight have answered.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Directory with one folder per plugin.", valueName: "dir"))
+    var plugins: String?
+
+    @Option(name: .long, help: ArgumentHelp("Server configuration (principals), e.g. bulkhead.toml.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Principal this stdio process serves (default: the config's default_principal).", valueName: "name"))
+    var principal: String?
+
+    @Option(name: .long, help: ArgumentHelp("Least severe log level on stderr: trace, debug, info, notice, warning, error.", valueName: "level"))
+    var logLevel: String = "info"
+
+    func run() throws {
+        // A client that closes its end must not kill the server mid-write.
+        signal(SIGPIPE, SIG_IGN)
+        let logger = CLILogging.bootstrap(level: logLevel)
+
+        let serverConfig: ServerConfig
+        if let config {
+            do {
+                serverConfig = try ServerConfig.load(path: config)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        } else {
+            serverConfig = .empty
+        }
+        let principalName = principal ?? serverConfig.defaultPrincipal
+        guard serverConfig.principals[principalName] != nil else {
+            throw ValidationError("principal '\(principalName)' is not defined in \(config ?? "the configuration")")
+        }
+
+        let directory = plugins ?? BundledPaths.pluginsDirectory()
+        let host = PluginHost(directory: directory, config: serverConfig, logger: logger)
+        logger.info("serving \(host.pluginNames.count) plugins from \(directory) as principal '\(principalName)'; \(host.refusals.count) refused")
+
+        let transport = StdioTransport()
+        let server = MCPServer(
+            identity: ServerIdentity(
+                name: "bulkhead", version: Bulkhead.version, title: "Bulkhead",
+                instructions: "Tools are named <plugin>.<tool>; each plugin is one trust domain."
+            ),
+            provider: host,
+            principal: principalName,
+            sink: transport.sink,
+            log: { message in logger.notice("\(message)") }
+        )
+        transport.run(server: server, drainTimeout: .seconds(10))
+        server.close()
+        host.shutdown()
+    }
+}
