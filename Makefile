@@ -33,7 +33,7 @@ run: build
 	exec $(BIN) serve --plugins plugins
 
 check-plugins: build
-	@for p in plugins/*/; do $(BIN) check $$p || exit 1; done
+	@for m in plugins/*/manifest.toml; do $(BIN) check $$(dirname $$m) || exit 1; done
 
 $(VENV)/.installed: Tests/e2e/requirements.txt
 	$(PYTHON) -m venv $(VENV)

@@ -21,6 +21,8 @@
  *                                     BH_LIT("name must be a string"));
  *       char text[200];
  *       int n = snprintf(text, sizeof text, "Hello, %.*s!", (int)name.len, name.ptr);
+ *       if (n < 0 || (size_t)n >= sizeof text)   // never hand over a cut-off buffer
+ *           return host->result_error(call, BH_ERROR_INVALID_ARGUMENT, BH_LIT("name is too long"));
  *       return host->result_text(call, text, (size_t)n);
  *   }
  *
@@ -289,8 +291,10 @@ struct bh_host_api {
     bh_status (*arg_string)(bh_call call, const char *key, size_t key_len, bh_bytes *out);
 
     /**
-     * One top-level argument as a 64-bit integer (a JSON number with no fraction).
-     * Returns: BH_OK; BH_E_NOT_FOUND when absent (or null); BH_E_TYPE when not an integer; BH_E_STALE.
+     * One top-level argument as a 64-bit integer: a JSON number with no fractional
+     * part (so 2, 2.0 and 1e3 are integers) within int64_t's range.
+     * Returns: BH_OK; BH_E_NOT_FOUND when absent (or null); BH_E_TYPE when not an
+     *          integer (a string, 2.5, or beyond 64 bits); BH_E_STALE.
      */
     bh_status (*arg_int)(bh_call call, const char *key, size_t key_len, int64_t *out);
 
@@ -365,6 +369,9 @@ struct bh_host_api {
      * anything set before. The message must not contain secrets.
      * Returns:  BH_OK (so a tool can `return host->result_error(...)`); BH_E_INVALID for
      *           an unknown kind or a message that is not UTF-8; BH_E_STALE.
+     *           Note: BH_OK here means "the error was recorded", not "the call went
+     *           well"; a helper that reports an error should tell its caller so by
+     *           other means than this status.
      */
     bh_status (*result_error)(bh_call call, bh_error_kind kind, const char *message, size_t message_len);
 
