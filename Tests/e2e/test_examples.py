@@ -61,8 +61,9 @@ def test_docs_search_version_from_front_matter(docs):
 def test_docs_search_limit_clamped_and_reported(docs):
     res = docs.call("docs.search", {"query": "the", "limit": 500})
     ok(res)
-    assert len(sc(res)["hits"]) <= 20
-    assert "clamp" in json.dumps(res).lower(), res
+    assert len(sc(res)["hits"]) == 20 or len(sc(res)["hits"]) == sc(res)["matched"]
+    assert sc(res)["clamped"]["limit"] == {"requested": 500, "applied": 20}, res
+    assert "clamped" in tool_text(res)
     res = ok(docs.call("docs.search", {"query": "the", "limit": 2}))
     assert len(sc(res)["hits"]) == 2
     assert "clamp" not in json.dumps(res).lower()
@@ -275,23 +276,57 @@ def deployments(plugin_dir, serve):
     return s
 
 
+DEPLOY_TSV = EXAMPLES / "deployments" / "data" / "deployments.tsv"
+
+
+def deploy_rows() -> list[dict]:
+    lines = DEPLOY_TSV.read_text().splitlines()
+    head = lines[0].split("\t")
+    return [dict(zip(head, l.split("\t"))) for l in lines[1:] if l.strip()]
+
+
 def test_deployments_status(deployments):
     res = ok(deployments.call("deployments.status", {}))
-    assert tool_text(res)
-    assert sc(res)
+    got = sc(res)["deployments"]
+    pairs = [(d["service"], d["environment"]) for d in got]
+    rows = deploy_rows()
+    assert pairs == sorted(set((r["service"], r["environment"]) for r in rows))
+    for d in got:  # the latest deployment of each service+environment
+        mine = [r for r in rows if (r["service"], r["environment"]) == (d["service"], d["environment"])]
+        latest = max(mine, key=lambda r: r["started_at"])
+        assert str(d["id"]) == latest["id"] and d["version"] == latest["version"]
+    assert sc(res)["source"]["file"]  # provenance: where the answer came from
+    assert ISO.match(sc(res)["source"]["modified"])
+    one = sc(ok(deployments.call("deployments.status", {"service": "orders", "environment": "production"})))
+    assert [(d["service"], d["environment"]) for d in one["deployments"]] == [("orders", "production")]
+    assert error_kind(deployments.call("deployments.status", {"service": "no-such-service"})) == "not_found"
 
 
 def test_deployments_history_order_and_limit(deployments):
-    res = ok(deployments.call("deployments.history", {}))
-    entries = sc(res)["deployments"] if "deployments" in sc(res) else sc(res)["history"]
-    assert len(entries) >= 2
-    stamps = [e.get("deployed_at") or e.get("at") or e.get("time") for e in entries]
-    assert all(stamps)
+    res = ok(deployments.call("deployments.history", {"service": "orders"}))
+    entries = sc(res)["deployments"]
+    expected = sorted((r for r in deploy_rows() if r["service"] == "orders"),
+                      key=lambda r: r["started_at"], reverse=True)
+    assert sc(res)["matched"] == len(expected)
+    assert len(entries) == min(10, len(expected))  # the default limit
+    assert [str(e["id"]) for e in entries] == [r["id"] for r in expected][: len(entries)]
+    stamps = [e["started_at"] for e in entries]
     assert stamps == sorted(stamps, reverse=True), "history is not newest first"
-    res2 = ok(deployments.call("deployments.history", {"limit": 1}))
-    entries2 = sc(res2)["deployments"] if "deployments" in sc(res2) else sc(res2)["history"]
-    assert len(entries2) == 1
-    assert entries2[0] == entries[0]
+    assert all(e["service"] == "orders" for e in entries)
+
+    two = sc(ok(deployments.call("deployments.history", {"service": "orders", "limit": 2})))["deployments"]
+    assert two == entries[:2]
+    prod = sc(ok(deployments.call("deployments.history", {"service": "orders", "environment": "production"})))
+    assert {e["environment"] for e in prod["deployments"]} == {"production"}
+
+    clamped = ok(deployments.call("deployments.history", {"service": "orders", "limit": 1000}))
+    assert sc(clamped)["clamped"]["limit"] == {"requested": 1000, "applied": 50}
+    assert len(sc(clamped)["deployments"]) == len(expected)
+
+
+def test_deployments_history_needs_service(deployments):
+    assert error_kind(deployments.call("deployments.history", {})) == "invalid_argument"
+    assert error_kind(deployments.call("deployments.history", {"service": "nope"})) == "not_found"
 
 
 # --------------------------------------------------------------------------- bench and admin

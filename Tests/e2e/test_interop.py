@@ -105,7 +105,7 @@ def test_sdk_lists_and_calls_every_example_plugin(tmp_path, bulkhead_bin, plugin
             assert not doc.is_error, doc
             dep = await call("deployments.status", {})
             assert not dep.is_error, dep
-            hist = await call("deployments.history", {"limit": 2})
+            hist = await call("deployments.history", {"service": "orders", "limit": 2})
             assert not hist.is_error, hist
             adm = await call("admin.status", {})
             assert not adm.is_error, adm
@@ -275,7 +275,7 @@ def test_raw_results_validate_modern(plugin_dir, serve):
         ("echo.echo", {"x": "y"}),
         ("echo.fail", {"kind": 7}),
         ("docs.search", {"query": "deploy"}),
-        ("deployments.history", {}),
+        ("deployments.history", {"service": "checkout"}),
         ("admin.status", {}),
         ("tickets.list", {}),
         ("tickets.create", {"title": "raw modern", "body": "b"}),
