@@ -19,7 +19,8 @@ HEADER = REPO / "include" / "bulkhead" / "bulkhead.h"
 def header_example() -> tuple[str, str]:
     """(hello.c, manifest.toml) as written in the header's opening comment."""
     text = HEADER.read_text()
-    lines = [re.sub(r"^ \* ?  ?", "", l) if l.startswith(" *") else l for l in text.splitlines()]
+    # " *   code" -> "code"; a bare " *" (an empty comment line) -> "".
+    lines = [re.sub(r"^ \* {0,3}", "", l) if l.startswith(" *") else l for l in text.splitlines()]
     body = "\n".join(lines)
     source = body.split("A complete plugin", 1)[1].split("and beside it, manifest.toml:", 1)[0]
     source = source.split("\n", 1)[1]  # drop the rest of the title line (the build command)
