@@ -495,3 +495,52 @@ def test_plugin_writing_to_stdout_does_not_corrupt_the_protocol(plugin_dir, serv
     leaked = list(s.garbage)
     s.garbage.clear()  # reported here; keep the fixture's teardown check from repeating it
     assert not leaked, f"plugin output leaked onto the protocol stream: {leaked}"
+
+
+@pytest.mark.parametrize(
+    "line,code",
+    [
+        (b'{"jsonrpc":"2.0","id":"d","method":"tools/call","params":{"name":"echo.echo","arguments":{"x":'
+         + b"[" * 200_000 + b"]" * 200_000 + b"}}}", -32700),  # nesting deep enough to blow a recursive parser
+        (b"[" * 1_000_000, -32700),
+        (b'{"jsonrpc":"2.0","id":"u","method":"ping","params":{"x":"\xff\xfe"}}', -32700),  # invalid UTF-8
+        (b'{"jsonrpc":"2.0","id":"n","method":"ping","params":{"x":NaN}}', -32700),
+        (b'{"jsonrpc":"2.0","id":"l","method":"ping","params":{"x":"\\ud800"}}', -32700),  # lone surrogate
+        (b'{"jsonrpc":"2.0","id":"c","method":"ping","params":{"x":"a\x01b"}}', -32700),  # raw control char
+        (b'{"jsonrpc":"2.0","id":"t","method":"ping"} trailing', -32700),
+        (b'[{"jsonrpc":"2.0","id":"b","method":"ping"}]', -32600),  # batches are not part of MCP
+        (b'{"jsonrpc":"2.0","id":null,"method":"ping"}', -32600),  # MCP ids are strings or integers
+        (b'{"jsonrpc":"2.0","id":1.5,"method":"ping"}', -32600),
+    ],
+    ids=["deep-args", "deep-array", "bad-utf8", "nan", "lone-surrogate", "control-char", "trailing-data",
+         "batch", "null-id", "float-id"],
+)
+def test_malformed_input_is_answered_and_survived(srv, line, code):
+    srv.initialize()
+    srv.send_raw(line + b"\n")
+    r = srv.wait(None, timeout=10)
+    assert r["error"]["code"] == code, r
+    assert_alive(srv)
+    assert srv.proc.poll() is None
+
+
+def test_surrogate_pairs_and_escaped_nul_roundtrip(srv):
+    srv.initialize()
+    srv.send_raw(b'{"jsonrpc":"2.0","id":"sp","method":"tools/call","params":{"name":"echo.echo",'
+                 b'"arguments":{"e":"\\ud83d\\ude00","z":"a\\u0000b"}}}\n')
+    res = srv.wait("sp")["result"]
+    assert res["structuredContent"] == {"e": "\U0001F600", "z": "a\x00b"}
+
+
+def test_eof_finishes_every_in_flight_call(plugin_dir, serve):
+    s = serve(plugin_dir("echo", "serial"))
+    s.initialize()
+    ids = [s.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 400}}) for _ in range(20)]
+    ids += [s.send_request("tools/call", {"name": "serial.sleep", "arguments": {"ms": 100}}) for _ in range(3)]
+    ids += [s.send_request("tools/call", {"name": "echo.big", "arguments": {"bytes": 2_000_000}})]
+    s.close_stdin()
+    assert s.wait_exit(timeout=20) == 0
+    missing = [i for i in ids if not s.has_response(i)]
+    assert not missing, f"{len(missing)} in-flight calls were dropped at EOF"
+    assert all(not s.responses[s._key(i)]["result"].get("isError") for i in ids)
+    assert len(tool_text(s.responses[s._key(ids[-1])]["result"])) == 2_000_000
