@@ -301,3 +301,60 @@ def test_raw_error_shapes_validate(plugin_dir, serve):
     resp = s.wait(None)
     mcp_types.JSONRPCError.model_validate(resp)
     assert s.shutdown() == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sdk_concurrent_calls(tmp_path, bulkhead_bin, plugin_dir, mode):
+    pd = plugin_dir("echo", "bench")
+    results: dict[int, Any] = {}
+
+    async def main():
+        async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode) as client:
+            await client.list_tools()
+
+            async def one(i: int):
+                if i % 10 == 0:
+                    res = await client.call_tool("echo.big", {"bytes": 100_000 + i})
+                    results[i] = len(res.content[0].text)
+                elif i % 2:
+                    res = await client.call_tool("bench.add", {"a": i, "b": 1000})
+                    results[i] = res.content[0].text
+                else:
+                    res = await client.call_tool("echo.echo", {"i": i})
+                    results[i] = structured(res)
+
+            async with anyio.create_task_group() as tg:
+                for i in range(200):
+                    tg.start_soon(one, i)
+
+    run(main)
+    for i in range(200):
+        if i % 10 == 0:
+            assert results[i] == 100_000 + i
+        elif i % 2:
+            assert results[i] == str(i + 1000)
+        else:
+            assert results[i] == {"i": i}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sdk_cancellation(tmp_path, bulkhead_bin, plugin_dir, mode):
+    """Abandoning a call in the SDK sends notifications/cancelled; the plugin sees it and the session carries on."""
+    pd = plugin_dir("echo")
+
+    async def main():
+        async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode) as client:
+            await client.list_tools()
+            before = structured(await client.call_tool("echo.count", {}))["cancelled"]
+            t0 = anyio.current_time()
+            with anyio.move_on_after(0.3):
+                await client.call_tool("echo.sleep", {"ms": 8000})
+                raise AssertionError("the sleep was not abandoned")
+            with anyio.fail_after(5):
+                while structured(await client.call_tool("echo.count", {}))["cancelled"] == before:
+                    await anyio.sleep(0.05)
+            assert anyio.current_time() - t0 < 3
+            res = await client.call_tool("echo.echo", {"after": "cancel"})
+            assert structured(res) == {"after": "cancel"}
+
+    run(main)
