@@ -117,7 +117,9 @@ public final class PluginHost: ToolProvider {
                 result = ToolErrors.result(.cancelled, "cancelled before it started")
             } else {
                 let token = HandleTable.shared.register(call: call)
-                let status = function.function(plugin.table, bh_call(token: token), function.userData)
+                let status = CurrentCall.with(token: token, state: call) {
+                    function.function(plugin.table, bh_call(token: token), function.userData)
+                }
                 HandleTable.shared.unregister(call: token)
                 result = call.finish(status: status)
             }

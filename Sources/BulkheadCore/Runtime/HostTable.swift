@@ -38,7 +38,7 @@ enum HostTable {
         }
 
         api.arguments = { call, out in
-            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let out else { return BH_E_INVALID }
             out.pointee = state.answer.withLock { a in
                 if let cached = a.argumentsJSON { return cached }
@@ -89,7 +89,7 @@ enum HostTable {
         }
 
         api.caller = { call, out in
-            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let out, Int(out.pointee.struct_size) >= MemoryLayout<bh_caller>.size else { return BH_E_INVALID }
             let p = state.principal
             let lent = state.answer.withLock { a in
@@ -105,7 +105,7 @@ enum HostTable {
         }
 
         api.remaining_ms = { call in
-            guard let state = HandleTable.shared.call(call.token) else {
+            guard let state = CurrentCall.find(call.token) else {
                 _ = staleHandle("call", call.token)
                 return 0
             }
@@ -115,12 +115,12 @@ enum HostTable {
         }
 
         api.is_cancelled = { call in
-            guard let state = HandleTable.shared.call(call.token) else { return 1 }
+            guard let state = CurrentCall.find(call.token) else { return 1 }
             return state.isCancelled ? 1 : 0
         }
 
         api.result_text = { call, text, textLen in
-            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let s = validatedUTF8(text, textLen) else { return BH_E_INVALID }
             return state.answer.withLock { a in
                 guard a.error == nil else { return BH_E_NOT_ALLOWED }
@@ -132,7 +132,7 @@ enum HostTable {
         }
 
         api.result_json = { call, json, jsonLen in
-            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let raw = bh_bytes.view(json, jsonLen), let value = try? JSONValue.parse(raw),
                   case .object = value
             else { return BH_E_INVALID }
@@ -146,7 +146,7 @@ enum HostTable {
         }
 
         api.result_error = { call, kind, message, messageLen in
-            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let errorKind = ErrorKind(kind), let text = validatedUTF8(message, messageLen) else { return BH_E_INVALID }
             state.answer.withLock { a in
                 a.error = (errorKind, text)
@@ -157,7 +157,7 @@ enum HostTable {
         }
 
         api.core_status = { call, out in
-            guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let out else { return BH_E_INVALID }
             guard state.plugin.policy.grantsCoreStatus else {
                 state.plugin.logger.warning("refused core_status: not granted in policy.toml")
@@ -176,7 +176,7 @@ private func argument<T>(
     _ call: bh_call, _ key: UnsafePointer<CChar>?, _ keyLen: Int, _ out: UnsafeMutablePointer<T>?,
     _ body: (JSONValue, CallState, UnsafeMutablePointer<T>) -> bh_status
 ) -> bh_status {
-    guard let state = HandleTable.shared.call(call.token) else { return staleHandle("call", call.token) }
+    guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
     guard let out, let k = validatedUTF8(key, keyLen) else { return BH_E_INVALID }
     guard let value = state.arguments[k], !value.isNull else { return BH_E_NOT_FOUND }
     return body(value, state, out)

@@ -1,40 +1,59 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Foundation
 
 /// Runs one plugin's calls on threads the core owns, never on Swift's
 /// cooperative pool: a plugin call may block for seconds, and a blocked
 /// cooperative thread would stall unrelated work.
 ///
-/// A serial plugin gets one thread, so its calls never overlap. A parallel
-/// plugin gets up to `maxThreads`, started on demand and kept while idle.
 /// Each plugin has its own executor, so a slow plugin cannot starve another.
+/// A serial plugin gets one thread, so its calls never overlap. A parallel
+/// plugin gets as many threads as there are cores straight away, and more
+/// (up to `maxThreads`) only when queued calls have waited `stallAfter`
+/// behind busy threads — that is, when its calls block rather than compute.
+/// Starting a thread per queued call instead would, under a pipelined load on
+/// few cores, trade throughput for lock contention and context switches.
 final class PluginExecutor: @unchecked Sendable {
     private let name: String
     private let maxThreads: Int
+    private let eagerThreads: Int
+    private let stallAfter: UInt64
     private let condition = NSCondition()
     // Guarded by `condition`.
-    private var queue: [@Sendable () -> Void] = []
+    private var queue: [(job: @Sendable () -> Void, queuedAt: UInt64)] = []
     private var head = 0
     private var threads = 0
     private var idle = 0
     private var stopping = false
+    private var stallCheckPending = false
 
-    init(name: String, maxThreads: Int) {
+    init(name: String, maxThreads: Int, stallAfterNanoseconds: UInt64 = 2_000_000) {
         self.name = name
         self.maxThreads = max(1, maxThreads)
+        self.eagerThreads = min(self.maxThreads, max(2, ProcessInfo.processInfo.activeProcessorCount))
+        self.stallAfter = stallAfterNanoseconds
     }
 
     func submit(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
-        queue.append(job)
-        let pending = queue.count - head
-        let spawn = pending > idle && threads < maxThreads
-        if spawn { threads += 1 }
+        queue.append((job, MonotonicClock.now()))
+        var spawn = false
+        var checkLater = false
+        if queue.count - head > idle && threads < maxThreads {
+            if threads < eagerThreads {
+                threads += 1
+                spawn = true
+            } else if !stallCheckPending {
+                stallCheckPending = true
+                checkLater = true
+            }
+        }
         condition.signal()
         condition.unlock()
-        if spawn { startThread(index: threads) }
+        if spawn { startThread() }
+        if checkLater { scheduleStallCheck() }
     }
 
     /// Lets queued calls finish, then ends the threads.
@@ -45,9 +64,25 @@ final class PluginExecutor: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func startThread(index: Int) {
+    private func scheduleStallCheck() {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(stallAfter))) { [self] in
+            condition.lock()
+            stallCheckPending = false
+            let waiting = queue.count - head
+            let stalled = waiting > idle && threads < maxThreads
+                && MonotonicClock.now() - queue[head].queuedAt >= stallAfter
+            let again = waiting > 0 && !stalled && threads < maxThreads
+            if stalled { threads += 1 }
+            if again || stalled && waiting > 1 { stallCheckPending = true }
+            condition.unlock()
+            if stalled { startThread() }
+            if again || stalled && waiting > 1 { scheduleStallCheck() }
+        }
+    }
+
+    private func startThread() {
         let thread = Thread { [self] in self.work() }
-        thread.name = "bh-\(name)-\(index)"
+        thread.name = "bh-\(name)"
         thread.stackSize = 8 << 20
         thread.start()
     }
@@ -65,9 +100,12 @@ final class PluginExecutor: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let job = queue[head]
+            let job = queue[head].job
             head += 1
-            if head > 1024 && head * 2 > queue.count {
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head > 1024 && head * 2 > queue.count {
                 queue.removeFirst(head)
                 head = 0
             }

@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The call running on this thread, if any. Host functions called from the
+/// thread the core called the plugin on — nearly all of them — find their
+/// call here without touching the shared HandleTable and its lock; any other
+/// thread (one the plugin started) falls back to the table. Either way the
+/// token must match a live call exactly.
+enum CurrentCall {
+    private struct Slot {
+        var token: UInt64 = 0
+        var state: Unmanaged<CallState>?
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { free($0) }
+        return key
+    }()
+
+    private static func slot() -> UnsafeMutablePointer<Slot> {
+        if let p = pthread_getspecific(key) { return p.assumingMemoryBound(to: Slot.self) }
+        let p = malloc(MemoryLayout<Slot>.stride)!.bindMemory(to: Slot.self, capacity: 1)
+        p.initialize(to: Slot())
+        pthread_setspecific(key, p)
+        return p
+    }
+
+    /// Runs `body` with `state` as this thread's current call under `token`.
+    static func with<R>(token: UInt64, state: CallState, _ body: () -> R) -> R {
+        let s = slot()
+        let saved = s.pointee
+        s.pointee = Slot(token: token, state: Unmanaged.passUnretained(state))
+        defer { s.pointee = saved }
+        return body()
+    }
+
+    /// The live call for `token`: this thread's current call, else the HandleTable's.
+    static func find(_ token: UInt64) -> CallState? {
+        if token != 0, let p = pthread_getspecific(key) {
+            let s = p.assumingMemoryBound(to: Slot.self).pointee
+            if s.token == token, let state = s.state { return state.takeUnretainedValue() }
+        }
+        return HandleTable.shared.call(token)
+    }
+}
