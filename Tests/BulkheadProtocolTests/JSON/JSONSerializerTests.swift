@@ -78,6 +78,15 @@ struct JSONSerializerTests {
         }
     }
 
+    @Test func valueAccessors() {
+        let v: JSONValue = ["list": [1, "two", 3.5], "flag": true]
+        #expect(v["list"]?[1] == "two")
+        #expect(v["list"]?[3] == nil)
+        #expect(v["list"]?[-1] == nil)
+        #expect(v["flag"]?[0] == nil)
+        #expect(v["list"]?[2]?.doubleValue == 3.5)
+    }
+
     @Test func serializesIntoAnExistingBuffer() {
         var out = Array("prefix:".utf8)
         JSONValue.string("x").serialize(into: &out)

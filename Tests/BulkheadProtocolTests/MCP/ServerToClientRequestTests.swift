@@ -102,6 +102,14 @@ struct ServerToClientRequestTests {
         #expect(outcomes.all.count == 1)
     }
 
+    @Test func notificationsToTheClient() {
+        let h = Harness()
+        h.server.sendNotification(method: "notifications/progress", params: ["progressToken": 1, "progress": 0.5])
+        #expect(
+            String(decoding: h.sink.raw.first ?? [], as: UTF8.self)
+                == #"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":0.5}}"#)
+    }
+
     @Test func anErrorWithoutAnIDIsOnlyLogged() {
         let h = Harness()
         h.send(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#)

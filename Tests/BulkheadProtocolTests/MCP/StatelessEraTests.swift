@@ -73,6 +73,22 @@ struct StatelessEraTests {
         #expect(result?["_meta"] == serverInfoStamp)
     }
 
+    @Test func aProviderThatNamesTheServerItselfIsBelieved() {
+        struct SelfNaming: ToolProvider {
+            func tools(for context: RequestContext) -> [ToolDescriptor] { [] }
+            func callTool(name: String, arguments: JSONObject, context: RequestContext,
+                          complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
+            {
+                complete(.result(ToolResult(content: [], meta: ["io.modelcontextprotocol/serverInfo": ["name": "x", "version": "2"]])))
+                return nil
+            }
+        }
+        let sink = RecordingSink()
+        let server = MCPServer(identity: testIdentity, provider: SelfNaming(), principal: nil, sink: sink, log: { _ in })
+        server.receive(requestJSON(id: 1, method: "tools/call", params: ["name": "t", "_meta": modernMeta()]))
+        #expect(sink.response(to: 1).result == ["content": [], "resultType": "complete", "_meta": ["io.modelcontextprotocol/serverInfo": ["name": "x", "version": "2"]]])
+    }
+
     @Test func missingClientCapabilitiesNamesTheKey() {
         let h = Harness()
         let response = h.call(1, "tools/list", ["_meta": modernMeta(capabilities: nil)])
