@@ -159,7 +159,7 @@ struct JSONParser {
             throw fail(.expectedCommaOrEnd, at: index)
         }
         let elements = Array(elementStack[start...])
-        elementStack.removeSubrange(start...)
+        elementStack.removeLast(elementStack.count - start)
         depth -= 1
         return .array(elements)
     }
@@ -172,6 +172,10 @@ struct JSONParser {
             index += 1
             depth -= 1
             return .object(JSONObject())
+        }
+        if memberStack.capacity == 0 {
+            // One allocation sized for a typical envelope instead of growing 1, 2, 4, 8, 16.
+            memberStack.reserveCapacity(16)
         }
         let start = memberStack.count
         while true {
@@ -204,7 +208,7 @@ struct JSONParser {
             throw fail(.expectedCommaOrEnd, at: index)
         }
         let members = Array(memberStack[start...])
-        memberStack.removeSubrange(start...)
+        memberStack.removeLast(memberStack.count - start)
         depth -= 1
         return .object(JSONObject(parsedMembers: members))
     }

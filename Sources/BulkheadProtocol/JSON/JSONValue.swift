@@ -153,6 +153,12 @@ extension JSONValue {
         return nil
     }
 
+    /// Element of an array, or nil for anything else or an index out of range.
+    public subscript(index: Int) -> JSONValue? {
+        if case .array(let a) = self, a.indices.contains(index) { return a[index] }
+        return nil
+    }
+
     /// The JSON type name, as JSON Schema spells it ("integer" for whole numbers).
     public var typeName: String {
         switch self {

@@ -22,6 +22,8 @@ final class LineReader {
     }
 
     private static let readSize = 64 * 1024
+    private static let initialCapacity = 2 * readSize
+    private static let shrinkThreshold = 1 << 20
 
     private let fd: Int32
     private let maxLineLength: Int
@@ -40,7 +42,7 @@ final class LineReader {
         precondition(maxLineLength > 0)
         self.fd = fd
         self.maxLineLength = maxLineLength
-        capacity = 2 * Self.readSize
+        capacity = Self.initialCapacity
         storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
@@ -125,6 +127,12 @@ final class LineReader {
             start = 0
             end = 0
             scanned = 0
+            if capacity > Self.shrinkThreshold {
+                // A large message has been handled: give its memory back.
+                storage.deallocate()
+                capacity = Self.initialCapacity
+                storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+            }
         }
         if capacity - end >= Self.readSize { return }
         if start > 0 {
@@ -137,7 +145,8 @@ final class LineReader {
             start = 0
             if capacity - end >= Self.readSize { return }
         }
-        let newCapacity = max(capacity * 2, end + Self.readSize)
+        // Never beyond what the longest allowed line needs: past the limit it is discarded.
+        let newCapacity = max(min(capacity * 2, maxLineLength + 2 * Self.readSize), end + Self.readSize)
         let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         grown.copyMemory(from: storage, byteCount: end)
         storage.deallocate()
