@@ -9,6 +9,7 @@ raw line client in rawclient.py. The binary comes from $BULKHEAD_BIN, default
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -165,11 +166,27 @@ def serve(bulkhead_bin, tmp_path):
         return srv
 
     yield start
+    from mcp_types.jsonrpc import jsonrpc_message_adapter
+    from pydantic import ValidationError
+
     problems = []
     for s in servers:
         s.kill()
         if s.garbage:
             problems.append(f"non-JSON-RPC lines on stdout: {s.garbage[:3]!r}")
+        if s.duplicates:
+            problems.append(f"more than one response for an id: {[d.get('id') for d in s.duplicates[:5]]!r}")
+        # Every line, once more, through the official SDK's own JSON-RPC message model.
+        for line in s.lines:
+            try:
+                json.loads(line)
+            except ValueError:
+                continue  # not JSON at all: already reported through `garbage`
+            try:
+                jsonrpc_message_adapter.validate_json(line)
+            except ValidationError as e:
+                problems.append(f"line rejected by mcp_types JSONRPCMessage: {line[:200]!r}: {e.errors()[:1]}")
+                break
     assert not problems, "; ".join(problems)
 
 

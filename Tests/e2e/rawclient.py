@@ -75,6 +75,7 @@ class RawServer:
         self.responses: dict[Any, dict] = {}  # id (JSON value, hashable form) -> message
         self.response_times: dict[Any, float] = {}
         self.duplicates: list[dict] = []
+        self.null_responses: list[dict] = []  # error responses with "id": null, in order
         self.notifications: list[dict] = []
         self.requests_from_server: list[dict] = []
         self.lines: list[bytes] = []  # every raw stdout line, in order
@@ -109,6 +110,8 @@ class RawServer:
                     self.garbage.append(body[:500])
                 elif "method" in msg:
                     (self.requests_from_server if "id" in msg else self.notifications).append(msg)
+                elif msg["id"] is None:
+                    self.null_responses.append(msg)
                 else:
                     k = self._key(msg["id"])
                     if k in self.responses:
@@ -155,6 +158,7 @@ class RawServer:
     # ------------------------------------------------------------------ waiting
 
     def wait(self, id: Any, timeout: float = 15.0) -> dict:
+        assert id is not None, "use null_count()/wait_null() for responses with id null"
         k = self._key(id)
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -166,6 +170,23 @@ class RawServer:
                     raise ServerTimeout(f"server closed stdout before answering id {id!r}; stderr:\n{self.stderr_tail()}")
                 self._cond.wait(min(left, 0.5))
             return self.responses[k]
+
+    def null_count(self) -> int:
+        with self._cond:
+            return len(self.null_responses)
+
+    def wait_null(self, after: int, timeout: float = 15.0) -> dict:
+        """The first response with "id": null beyond the first `after` of them (take `after` from null_count())."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.null_responses) <= after:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ServerTimeout(f"no response with id null within {timeout}s; stderr:\n{self.stderr_tail()}")
+                if self.eof:
+                    raise ServerTimeout(f"server closed stdout before an id-null response; stderr:\n{self.stderr_tail()}")
+                self._cond.wait(min(left, 0.5))
+            return self.null_responses[after]
 
     def has_response(self, id: Any) -> bool:
         with self._cond:

@@ -297,8 +297,9 @@ def test_raw_error_shapes_validate(plugin_dir, serve):
     assert MODERN in data.supported and LEGACY in data.supported
     resp = s.request("nope/nope", {})
     mcp_types.JSONRPCError.model_validate(resp)
+    n = s.null_count()
     s.send_raw(b"{{{\n")
-    resp = s.wait(None)
+    resp = s.wait_null(n)
     mcp_types.JSONRPCError.model_validate(resp)
     assert s.shutdown() == 0
 

@@ -195,15 +195,16 @@ def test_tools_list_bogus_cursor(srv, era):
 
 def test_parse_error(srv):
     srv.initialize()
-    before = len(srv.lines)
+    n = srv.null_count()
     srv.send_raw(b'{"jsonrpc":"2.0","id":1,"method":"ping"\n')  # truncated object
-    r = srv.wait(None, timeout=10)
+    r = srv.wait_null(n, timeout=10)
     assert r["error"]["code"] == -32700
-    assert r["id"] is None
+    assert "id" in r and r["id"] is None
     assert_alive(srv)
     srv.send_raw(b"this is not json at all\n")
+    r = srv.wait_null(n + 1, timeout=10)
+    assert r["error"]["code"] == -32700
     assert_alive(srv)
-    assert len(srv.lines) >= before + 3
 
 
 @pytest.mark.parametrize(
@@ -220,10 +221,11 @@ def test_parse_error(srv):
 )
 def test_invalid_request(srv, line, reply_id):
     srv.initialize()
+    n = srv.null_count()
     srv.send_raw(line + "\n")
     if reply_id is None:
         # The id is unusable, so the answer's id is null.
-        r = srv.wait(None, timeout=10)
+        r = srv.wait_null(n, timeout=10)
     else:
         r = srv.wait(reply_id, timeout=10)
     assert r["error"]["code"] == -32600, r
@@ -277,12 +279,16 @@ def test_error_then_many_good(srv):
     """A burst of garbage interleaved with good requests: every good one is answered."""
     srv.initialize()
     ids = []
+    n = srv.null_count()
     for i in range(50):
         srv.send_raw(b"{garbage\n")
         srv.send_raw(b'{"jsonrpc":"2.0","id":"x%d"}\n' % i)
         ids.append(srv.send_request("tools/call", {"name": "bench.add", "arguments": {"a": i, "b": 1}}))
     for i, rid in enumerate(ids):
         assert tool_text(srv.wait(rid)["result"]) == str(i + 1)
+        assert srv.wait(f"x{i}")["error"]["code"] == -32600
+    srv.wait_null(n + 49)
+    assert [r["error"]["code"] for r in srv.null_responses[n:]] == [-32700] * 50
 
 
 # --------------------------------------------------------------------------- stateless era
@@ -517,8 +523,9 @@ def test_plugin_writing_to_stdout_does_not_corrupt_the_protocol(plugin_dir, serv
 )
 def test_malformed_input_is_answered_and_survived(srv, line, code):
     srv.initialize()
+    n = srv.null_count()
     srv.send_raw(line + b"\n")
-    r = srv.wait(None, timeout=10)
+    r = srv.wait_null(n, timeout=10)
     assert r["error"]["code"] == code, r
     assert_alive(srv)
     assert srv.proc.poll() is None
