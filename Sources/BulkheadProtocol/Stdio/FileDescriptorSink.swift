@@ -5,47 +5,93 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Synchronization
 
 /// Writes each message plus `"\n"` to a file descriptor as one uninterrupted frame.
 ///
-/// Responses complete on many threads at once, and a large one takes several
-/// write(2) calls on a pipe; the lock is held across all of them so frames
-/// never interleave. The message and its newline go out with writev(2), so the
-/// common case is one system call and no copy. When the reader has gone away
+/// Responses complete on many threads at once. Rather than have each wait its
+/// turn on a lock held across write(2) — which under a pipelined load turns
+/// into a convoy of sleeping and waking threads — the first thread to arrive
+/// becomes the writer and also writes whatever others queue meanwhile, many
+/// frames per writev(2); the others queue their message and return at once.
+/// Frames never interleave because only the writer touches the descriptor,
+/// and they leave in the order they were sent. When the reader has gone away
 /// (EPIPE), or the descriptor fails otherwise, writing stops quietly for good:
 /// there is nobody left to tell.
 final class FileDescriptorSink: MessageSink {
+    private struct State {
+        var queued: [[UInt8]] = []
+        var writing = false
+        var writable = true
+    }
+
     private let fd: Int32
-    /// Guards the descriptor; the value says whether it is still writable.
-    private let writable = Mutex(true)
+    private let state = ConditionLock(State())
+
+    /// Most frames handed to one writev(2) (each frame takes two vectors).
+    private static let framesPerWrite = 256
 
     init(fd: Int32) {
         self.fd = fd
     }
 
     func send(_ message: [UInt8]) {
-        message.withUnsafeBytes { body in
-            writable.withLock { ok in
-                guard ok else { return }
-                ok = writeFrame(body)
+        var batch: [[UInt8]] = state.withLock { s in
+            guard s.writable else { return [] }
+            s.queued.append(message)
+            guard !s.writing else { return [] }
+            s.writing = true
+            defer { s.queued.removeAll(keepingCapacity: true) }
+            return s.queued
+        }
+        while !batch.isEmpty {
+            let ok = write(batch)
+            batch = state.withLock { s in
+                if !ok { s.writable = false; s.queued.removeAll() }
+                guard s.writable, !s.queued.isEmpty else {
+                    s.writing = false
+                    return []
+                }
+                defer { s.queued.removeAll(keepingCapacity: true) }
+                return s.queued
             }
+            if batch.isEmpty { state.broadcast() }
         }
     }
 
-    /// Writes `body` then a newline, looping over partial writes and EINTR.
-    private func writeFrame(_ body: UnsafeRawBufferPointer) -> Bool {
+    /// Waits until every message sent so far has been written (or writing failed).
+    func flush(timeout: Duration) -> Bool {
+        state.wait(timeout: timeout) { !$0.writing && $0.queued.isEmpty }
+    }
+
+    /// Writes `frames`, each followed by a newline, looping over partial writes and EINTR.
+    private func write(_ frames: [[UInt8]]) -> Bool {
+        var start = 0
+        while start < frames.count {
+            let end = min(frames.count, start + Self.framesPerWrite)
+            if !writeFrames(frames[start..<end]) { return false }
+            start = end
+        }
+        return true
+    }
+
+    private func writeFrames(_ frames: ArraySlice<[UInt8]>) -> Bool {
         var newline = UInt8(ascii: "\n")
-        return withUnsafeMutableBytes(of: &newline) { newlineBuffer in
-            var vectors = (
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count),
-                iovec(iov_base: newlineBuffer.baseAddress, iov_len: 1)
-            )
-            return withUnsafeMutableBytes(of: &vectors) { raw in
-                let iov = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
-                var first = body.count == 0 ? 1 : 0
-                while first < 2 {
-                    let written = writev(fd, iov + first, Int32(2 - first))
+        return withUnsafeMutablePointer(to: &newline) { newlinePointer in
+            var vectors: [iovec] = []
+            vectors.reserveCapacity(frames.count * 2)
+            // The arrays stay alive (and unmoved) for the duration: `frames` holds them.
+            for frame in frames {
+                frame.withUnsafeBytes { body in
+                    if body.count > 0 {
+                        vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count))
+                    }
+                }
+                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(newlinePointer), iov_len: 1))
+            }
+            return vectors.withUnsafeMutableBufferPointer { iov in
+                var first = 0
+                while first < iov.count {
+                    let written = writev(fd, iov.baseAddress! + first, Int32(iov.count - first))
                     if written < 0 {
                         switch errno {
                         case EINTR: continue
@@ -59,11 +105,11 @@ final class FileDescriptorSink: MessageSink {
                         }
                     }
                     var remaining = written
-                    while first < 2 && remaining >= iov[first].iov_len {
+                    while first < iov.count && remaining >= iov[first].iov_len {
                         remaining -= iov[first].iov_len
                         first += 1
                     }
-                    if first < 2 && remaining > 0 {
+                    if first < iov.count && remaining > 0 {
                         iov[first].iov_base = iov[first].iov_base.map { $0 + remaining }
                         iov[first].iov_len -= remaining
                     }

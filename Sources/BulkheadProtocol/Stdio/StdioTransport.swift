@@ -62,5 +62,9 @@ public final class StdioTransport: Sendable {
             server.log("end of input: \(server.inFlightCount) call(s) still in flight after \(drainTimeout); leaving them")
         }
         server.close()
+        // Answers queued behind the writer must reach the client before the process exits.
+        if let fileSink = sink as? FileDescriptorSink, !fileSink.flush(timeout: drainTimeout) {
+            server.log("end of input: output could not be flushed within \(drainTimeout)")
+        }
     }
 }
