@@ -49,11 +49,17 @@ struct Serve: ParsableCommand {
             throw ValidationError("principal '\(principalName)' is not defined in \(config ?? "the configuration")")
         }
 
+        // The protocol keeps private copies of stdin and stdout; fds 0 and 1 are
+        // pointed at /dev/null and stderr before any plugin code runs, so a
+        // plugin's printf can never corrupt the protocol stream, nor a read of
+        // stdin steal a client's message.
+        let (protocolIn, protocolOut) = StdioIsolation.takeOverStandardStreams()
+
         let directory = plugins ?? BundledPaths.pluginsDirectory()
         let host = PluginHost(directory: directory, config: serverConfig, logger: logger)
         logger.info("serving \(host.pluginNames.count) plugins from \(directory) as principal '\(principalName)'; \(host.refusals.count) refused")
 
-        let transport = StdioTransport()
+        let transport = StdioTransport(input: protocolIn, output: protocolOut)
         let server = MCPServer(
             identity: ServerIdentity(
                 name: "bulkhead", version: Bulkhead.version, title: "Bulkhead",
