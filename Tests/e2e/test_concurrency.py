@@ -229,3 +229,33 @@ def test_cancel_a_call_queued_on_a_serial_plugin(plugin_dir, serve):
     time.sleep(0.2)
     assert not s.has_response(queued)
     assert s.shutdown() == 0
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_five_thousand_small_calls_pipelined(plugin_dir, serve, era):
+    """Many small answers written by many threads at once: each arrives once, whole, with its own id."""
+    s = serve(plugin_dir("bench", "echo"))
+    meta = None
+    if era == "legacy":
+        s.initialize()
+    else:
+        meta = modern_meta()
+    lines = []
+    for i in range(5000):
+        params = {"name": "bench.add", "arguments": {"a": i, "b": 7}} if i % 2 else \
+                 {"name": "echo.echo", "arguments": {"i": i}}
+        if meta:
+            params["_meta"] = meta
+        lines.append(json.dumps({"jsonrpc": "2.0", "id": f"p{i}", "method": "tools/call", "params": params}))
+    writer = threading.Thread(target=lambda: s.send_raw("\n".join(lines) + "\n"))
+    writer.start()
+    for i in range(5000):
+        res = s.wait(f"p{i}", timeout=60)["result"]
+        if i % 2:
+            assert tool_text(res) == str(i + 7), i
+        else:
+            assert res["structuredContent"] == {"i": i}, i
+    writer.join(10)
+    assert s.shutdown() == 0
+    assert not s.duplicates and not s.garbage
+    assert len(s.lines) == 5000 + (1 if era == "legacy" else 0)
