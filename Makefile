@@ -14,20 +14,24 @@ CONFIG      ?= release
 BIN         := .build/$(CONFIG)/bulkhead
 CFLAGS_PLUGIN := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -I$(CURDIR)/include
 
-export CC CFLAGS_PLUGIN
+# Passed to the plugin sub-makes only: exported, CC would also reach SwiftPM,
+# which compiles its C targets with clang-only flags.
+# SwiftPM is run without them for the same reason, even when they come from the environment.
+SWIFT_RUN = env -u CC -u CFLAGS $(SWIFT)
+PLUGIN_MAKE = $(MAKE) -s CC="$(CC)" CFLAGS_PLUGIN="$(CFLAGS_PLUGIN)"
 
 .PHONY: all build plugins fixtures run test swift-test e2e-test check-plugins venv clean
 
 all: build
 
 build: plugins
-	$(SWIFT) build -c $(CONFIG) --product bulkhead
+	$(SWIFT_RUN) build -c $(CONFIG) --product bulkhead
 
 plugins:
-	$(MAKE) -s -C plugins
+	$(PLUGIN_MAKE) -C plugins
 
 fixtures:
-	$(MAKE) -s -C Tests/fixtures
+	$(PLUGIN_MAKE) -C Tests/fixtures
 
 run: build
 	exec $(BIN) serve --plugins plugins
@@ -43,7 +47,7 @@ $(VENV)/.installed: Tests/e2e/requirements.txt
 venv: $(VENV)/.installed
 
 swift-test:
-	$(SWIFT) test
+	$(SWIFT_RUN) test
 
 e2e-test: build fixtures venv
 	BULKHEAD_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
