@@ -21,6 +21,11 @@ public struct PluginCheckReport: Sendable {
         var out = PluginCheckReport()
         out.name = report.manifest?.name
         out.version = report.manifest?.version
+        if report.manifest == nil, let doc = try? TOMLDocument.load(path: FileIO.join(folder, PluginManifest.fileName)) {
+            // An invalid manifest still usually names its plugin; say which one it is.
+            out.name = doc["name"]?.stringValue
+            out.version = doc["version"]?.stringValue
+        }
         out.manifestABI = report.manifest?.abi.description
         out.libraryABI = report.libraryABI?.description
         out.concurrency = report.concurrency

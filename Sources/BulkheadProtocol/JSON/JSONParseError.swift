@@ -24,6 +24,7 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
         case leadingZero
         /// A number that breaks the grammar (`-`, `1.`, `1e`, `.5`).
         case invalidNumber
+        case numberOutOfRange
         /// An unescaped byte below 0x20 inside a string.
         case controlCharacterInString(UInt8)
         /// A backslash followed by something other than `"\/bfnrtu`.
@@ -65,6 +66,7 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
         case .expectedCommaOrEnd: "expected ',' or closing bracket"
         case .leadingZero: "number with a leading zero"
         case .invalidNumber: "malformed number"
+        case .numberOutOfRange: "number too large for a double"
         case .controlCharacterInString(let b): "unescaped control character \(Self.describe(b)) in string"
         case .invalidEscape: "invalid escape sequence in string"
         case .invalidUnicodeEscape: "invalid \\u escape in string"

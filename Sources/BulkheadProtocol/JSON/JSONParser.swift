@@ -421,6 +421,9 @@ struct JSONParser {
         // follow the JSON grammar, which Double's parser accepts as is.
         let text = String(decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
         guard let d = Double(text) else { throw fail(.invalidNumber, at: start) }
+        // 1e400 would become infinity, which JSON cannot carry back out: refuse it
+        // here rather than answer with a silently different value later.
+        guard d.isFinite else { throw fail(.numberOutOfRange, at: start) }
         return .double(d)
     }
 

@@ -124,6 +124,8 @@ struct JSONParserTests {
         ("- 1", .invalidNumber, 0),
         ("NaN", .unexpectedByte(UInt8(ascii: "N")), 0),
         ("Infinity", .unexpectedByte(UInt8(ascii: "I")), 0),
+        ("1e400", .numberOutOfRange, 0),
+        ("[-2.5e309]", .numberOutOfRange, 1),
         (#""\uD800""#, .loneSurrogate, 1),
         (#""\uDC00""#, .loneSurrogate, 1),
         (#""\ud800\u0041""#, .loneSurrogate, 1),
