@@ -15,6 +15,8 @@ let package = Package(
     targets: [
         // The C ABI (include/bulkhead/bulkhead.h) as a Swift module, plus small syscall shims.
         .target(name: "CBulkhead"),
+        // Outbound HTTP for the http capability: libcurl's easy interface behind a small C API.
+        .target(name: "CHTTPClient", linkerSettings: [.linkedLibrary("curl")]),
         // JSON, JSON-RPC and MCP of both protocol eras, and the stdio transport. Knows nothing of plugins.
         .target(name: "BulkheadProtocol"),
         // Plugins: manifests, the loader, the host table, executors and the tool registry. Knows nothing of transports.
@@ -22,6 +24,7 @@ let package = Package(
             name: "BulkheadCore",
             dependencies: [
                 "CBulkhead",
+                "CHTTPClient",
                 "BulkheadProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

@@ -7,7 +7,8 @@ struct Check: ParsableCommand {
         discussion: """
             Reads the manifest and policy, checks the ABI, loads the library, runs its
             init and compares the tools it registers with the manifest. Prints what the
-            plugin is and one 'problem:' line per problem. Exits 0 when the plugin would
+            plugin is, each capability it requests with what the operator granted and
+            what it effectively gets, and one 'problem:' line per problem. Exits 0 when the plugin would
             load, 1 when it would be refused.
             """
     )
@@ -28,6 +29,10 @@ struct Check: ParsableCommand {
         for tool in report.tools {
             let prefix = report.name.map { "\($0)." } ?? ""
             print("tool:        \(prefix)\(tool.name) (\(tool.access))\(tool.registered ? "" : " — not registered")")
+        }
+        for cap in report.capabilities {
+            print("capability:  \(cap.name) (\(cap.kind)) — \(cap.reason)")
+            print("             requested: \(cap.requested); granted: \(cap.granted); effective: \(cap.effective)")
         }
         for problem in report.problems { print("problem: \(problem)") }
         print(report.ok ? "ok" : "\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s")")

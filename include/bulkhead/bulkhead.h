@@ -123,7 +123,8 @@ typedef enum bh_status {
     BH_E_CANCELLED = -7,    /**< the call was cancelled or its deadline passed */
     BH_E_UNSUPPORTED = -8,  /**< this core does not offer that function or value */
     BH_E_IO = -9,           /**< an operating-system error */
-    BH_E_FAILED = -10       /**< the operation failed; a tool's own error is set with result_error */
+    BH_E_FAILED = -10,      /**< the operation failed; a tool's own error is set with result_error */
+    BH_E_EXISTS = -11       /**< the file or directory to be created already exists */
 } bh_status;
 
 /**
@@ -191,6 +192,67 @@ typedef struct bh_bytes {
 /** True when a struct of `struct_size` bytes contains `field` (for structs from a newer or older peer). */
 #define BH_HAS_FIELD(ptr, type, field) \
     ((ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/**
+ * A capability the operator granted: a files root, a secret or an HTTP origin.
+ * Opaque and unguessable; bound to the plugin that obtained it with
+ * bh_host_api.capability and valid until that plugin's destroy returns.
+ * Presented with another plugin's handle, forged, or kept past unload, it
+ * is refused with BH_E_NOT_ALLOWED, and the attempt is logged.
+ */
+typedef struct bh_cap {
+    uint64_t token;
+} bh_cap;
+
+/** Flags for bh_host_api.file_open; READ and/or WRITE, plus any of the rest. */
+#define BH_FILE_READ      0x01u /**< open for reading */
+#define BH_FILE_WRITE     0x02u /**< open for writing; needs a read-write root */
+#define BH_FILE_CREATE    0x04u /**< create the file if it is missing (mode 0600) */
+#define BH_FILE_TRUNCATE  0x08u /**< empty the file on open */
+#define BH_FILE_APPEND    0x10u /**< every write goes to the end */
+#define BH_FILE_EXCLUSIVE 0x20u /**< with CREATE: fail with BH_E_EXISTS if it exists */
+
+/** What a path inside a root is. */
+typedef enum bh_file_type {
+    BH_FILE_TYPE_OTHER = 0,
+    BH_FILE_TYPE_REGULAR = 1,
+    BH_FILE_TYPE_DIRECTORY = 2,
+    BH_FILE_TYPE_SYMLINK = 3 /**< only in dir_list, which does not follow links */
+} bh_file_type;
+
+/** Filled in by file_stat, and passed to a dir_list callback. */
+typedef struct bh_file_info {
+    uint32_t struct_size; /**< file_stat: set by the plugin; dir_list: set by the core */
+    uint32_t type;        /**< a bh_file_type */
+    bh_bytes name;        /**< dir_list: the entry's name; file_stat: empty */
+    uint64_t size;        /**< bytes */
+    int64_t mtime_ns;     /**< modification time, nanoseconds since the Unix epoch */
+} bh_file_info;
+
+/**
+ * Called by dir_list once per entry ("." and ".." excluded), in no set order.
+ * `info` and its name are valid only during the callback. Return 0 to go on,
+ * non-zero to stop listing (dir_list then returns BH_OK).
+ */
+typedef int (*bh_dir_entry_fn)(void *user_data, const bh_file_info *info);
+
+/** One outbound HTTP request, for bh_host_api.http_request. */
+typedef struct bh_http_request {
+    uint32_t struct_size; /**< sizeof(bh_http_request) */
+    uint32_t timeout_ms;  /**< 0: the grant's timeout; never longer than the grant's nor the call's deadline */
+    bh_bytes method;      /**< "GET", "POST", ...; empty means GET */
+    bh_bytes url;         /**< absolute http:// or https:// URL on a granted origin */
+    bh_bytes headers;     /**< "Name: value" lines separated by "\n" (or "\r\n"); may be empty */
+    bh_bytes body;        /**< request body; may be empty */
+} bh_http_request;
+
+/** Filled in by http_request. */
+typedef struct bh_http_response {
+    uint32_t struct_size; /**< set by the plugin to sizeof(bh_http_response) */
+    int32_t status;       /**< the HTTP status code, e.g. 200 */
+    bh_bytes headers;     /**< response header lines, "Name: value\r\n" each */
+    bh_bytes body;        /**< the response body */
+} bh_http_response;
 
 /** Who is calling: filled in by bh_host_api.caller. */
 typedef struct bh_caller {
@@ -390,6 +452,140 @@ struct bh_host_api {
      *           plugin `core_status`; BH_E_STALE.
      */
     bh_status (*core_status)(bh_call call, bh_bytes *out);
+
+    /* ---------------------------------------------------------------- */
+    /* Capabilities: what the operator granted, nothing else             */
+    /* ---------------------------------------------------------------- */
+    /*
+     * The manifest's [[capabilities]] say what a plugin requests; the
+     * operator's policy.toml grants some of it; the plugin gets the
+     * intersection. Every refusal returns BH_E_NOT_ALLOWED and is logged
+     * with the plugin, the capability and the target. These checks are API
+     * discipline inside one process: native code can bypass them with raw
+     * system calls. The isolation tier enforces the same grants in the kernel.
+     */
+
+    /**
+     * Looks up the capability the manifest requests under `name` and returns
+     * its token. Obtain tokens once (in init, say) and keep them.
+     *
+     * Thread:   any, from init until destroy.
+     * Ownership: `name` is read during the call only.
+     * Returns:  BH_OK; BH_E_NOT_FOUND when the manifest requests no such
+     *           capability; BH_E_NOT_ALLOWED when the operator did not grant
+     *           it; BH_E_INVALID for a NULL `out`; BH_E_STALE.
+     */
+    bh_status (*capability)(bh_plugin plugin, const char *name, size_t name_len, bh_cap *out);
+
+    /**
+     * Opens a file inside a files root. `path` is relative to the root; an
+     * absolute path, a ".." that climbs out, or a symbolic link that leads
+     * out is refused (resolution is done by the kernel, openat2 with
+     * RESOLVE_BENEATH). The file is opened close-on-exec.
+     *
+     * Thread:   any.
+     * Ownership: on BH_OK the plugin owns `*fd_out` and must close(2) it.
+     * Returns:  BH_OK; BH_E_NOT_ALLOWED for an escape, or WRITE/CREATE/
+     *           TRUNCATE/APPEND in a read-only root; BH_E_NOT_FOUND;
+     *           BH_E_EXISTS (CREATE|EXCLUSIVE); BH_E_INVALID (no READ or
+     *           WRITE, unknown flags, a NUL in the path, not a files token);
+     *           BH_E_IO for other system errors; BH_E_STALE.
+     */
+    bh_status (*file_open)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len,
+                           uint32_t flags, int *fd_out);
+
+    /**
+     * Type, size and modification time of a path inside a root (links inside
+     * the root are followed). Set out->struct_size = sizeof(bh_file_info) first.
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID; BH_E_STALE.
+     */
+    bh_status (*file_stat)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len,
+                           bh_file_info *out);
+
+    /**
+     * Calls `fn` once per entry of a directory inside a root ("" or "." is
+     * the root itself). Entries are not followed: a link is BH_FILE_TYPE_SYMLINK.
+     * Thread:   any; `fn` runs on the calling thread, before dir_list returns.
+     * Returns:  BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID (not a
+     *           directory); BH_E_IO; BH_E_STALE.
+     */
+    bh_status (*dir_list)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len,
+                          bh_dir_entry_fn fn, void *user_data);
+
+    /**
+     * Creates one directory (mode 0700) inside a read-write root; its parent must exist.
+     * Returns: BH_OK; BH_E_EXISTS; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID; BH_E_IO; BH_E_STALE.
+     */
+    bh_status (*dir_create)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len);
+
+    /**
+     * Renames `from` to `to`, both inside the same read-write root, replacing
+     * `to` if it is a file (rename(2) semantics, atomic).
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID; BH_E_IO; BH_E_STALE.
+     */
+    bh_status (*file_rename)(bh_plugin plugin, bh_cap root, const char *from, size_t from_len,
+                             const char *to, size_t to_len);
+
+    /**
+     * Removes a file, a link, or an empty directory inside a read-write root.
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID (the root
+     *          itself, a directory that is not empty); BH_E_IO; BH_E_STALE.
+     */
+    bh_status (*file_remove)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len);
+
+    /**
+     * The absolute path of a files root, for libraries that insist on a path
+     * (SQLite's sqlite3_open_v2, say). ADVISORY: what the plugin does with a
+     * path is not checked in-process; the isolation tier makes the kernel
+     * enforce the root. Prefer file_open wherever a descriptor will do.
+     * Ownership: `out` borrows core memory valid until destroy returns.
+     * Returns: BH_OK; BH_E_INVALID (not a files token); BH_E_STALE.
+     */
+    bh_status (*root_path)(bh_plugin plugin, bh_cap root, bh_bytes *out);
+
+    /**
+     * Copies a granted secret's value into `buf`. The core never logs it, and
+     * removes it from any log line or error message the plugin passes it.
+     * Thread:   any.
+     * Ownership: the plugin owns `buf`; wipe it when done.
+     * Returns:  BH_OK with `*len_out` its length (no NUL is added);
+     *           BH_E_TOO_LARGE when it does not fit, with `*len_out` the size
+     *           needed; BH_E_INVALID (not a secret token); BH_E_STALE.
+     */
+    bh_status (*secret_read)(bh_plugin plugin, bh_cap secret, char *buf, size_t buf_size, size_t *len_out);
+
+    /**
+     * Makes one HTTP request to an origin (scheme, host, port) the grant
+     * names. A URL on any other origin is refused before any connection is
+     * made; redirects are not followed; the response is capped at the
+     * grant's size limit; the call's cancellation aborts it.
+     *
+     * Thread:   the call's thread (or any thread while the call runs); blocks
+     *           until the response arrived or the time is up.
+     * Ownership: `req` is read during the call; the bh_bytes in `out` borrow
+     *           core memory valid until the tool function returns.
+     * Returns:  BH_OK for any HTTP status (check out->status);
+     *           BH_E_NOT_ALLOWED for an origin not granted; BH_E_TOO_LARGE
+     *           for a response over the cap; BH_E_CANCELLED when the call was
+     *           cancelled or the time ran out; BH_E_IO when the server could
+     *           not be reached; BH_E_INVALID (bad URL, method or headers, not
+     *           an http token, too small struct_size); BH_E_STALE.
+     */
+    bh_status (*http_request)(bh_call call, bh_cap origin, const bh_http_request *req,
+                              bh_http_response *out);
+
+    /**
+     * Why the last capability function (capability, file_*, dir_*,
+     * root_path, secret_read, http_request) that failed on this thread
+     * failed: the rule and the target, in words for a log line or an error
+     * message. Never contains a secret's value.
+     *
+     * Thread:   any; each thread has its own.
+     * Ownership: `out` borrows core memory valid until the next capability
+     *           function fails on this thread.
+     * Returns:  BH_OK (an empty text when none failed yet); BH_E_INVALID for a NULL out.
+     */
+    bh_status (*last_error)(bh_bytes *out);
 
     /* New functions are added here, at the end, with a new minor version. */
 };

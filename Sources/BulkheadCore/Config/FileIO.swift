@@ -42,6 +42,17 @@ enum FileIO {
         return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
+    /// mkdir -p with mode 0700; true when the directory exists afterwards.
+    static func makeDirectories(_ path: String) -> Bool {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST { return false }
+            prefix += "/"
+        }
+        return isDirectory(path)
+    }
+
     static func absolute(_ path: String) -> String {
         if let real = realpath(path, nil) {
             defer { free(real) }

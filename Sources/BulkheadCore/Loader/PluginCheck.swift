@@ -11,6 +11,8 @@ public struct PluginCheckReport: Sendable {
     public var coreABI: String { ABIVersion.core.description }
     public var concurrency: String?
     public var tools: [(name: String, access: String, registered: Bool)] = []
+    /// Each capability: what the manifest requests, what policy.toml grants, what the plugin gets.
+    public var capabilities: [(name: String, kind: String, requested: String, granted: String, effective: String, reason: String)] = []
     public var problems: [String] = []
 
     public var ok: Bool { problems.isEmpty }
@@ -30,6 +32,7 @@ public struct PluginCheckReport: Sendable {
         out.libraryABI = report.libraryABI?.description
         out.concurrency = report.concurrency
         out.tools = (report.manifest?.tools ?? []).map { ($0.name, $0.access.rawValue, report.registered.contains($0.name)) }
+        out.capabilities = report.capabilities.map { ($0.name, $0.kind.rawValue, $0.requested, $0.granted, $0.effective, $0.reason) }
         out.problems = report.problems
         instance?.shutdown()
         return out

@@ -18,6 +18,7 @@ struct PluginLoader {
         var libraryABI: ABIVersion?
         var registered: [String] = []
         var concurrency: String?
+        var capabilities: [CapabilitySet.Row] = []
         var problems: [String] = []
     }
 
@@ -38,11 +39,19 @@ struct PluginLoader {
 
         let policy: PluginPolicy
         do {
-            policy = try PluginPolicy.load(folder: folder)
+            policy = try PluginPolicy.load(folder: folder, manifest: manifest)
         } catch {
             report.problems = error.problems
             return (nil, report)
         }
+        let (capabilities, capabilityProblems) = CapabilitySet.resolve(
+            requests: manifest.capabilities, grants: policy.grants,
+            mint: { HandleTable.shared.register(capabilityOf: manifest.name) })
+        report.capabilities = capabilities.rows
+        report.problems += capabilityProblems
+        // Until the plugin is loaded, its tokens are revoked on every way out.
+        var loaded = false
+        defer { if !loaded { HandleTable.shared.unregister(capabilities: capabilities.byToken.keys) } }
         if let why = manifest.abi.incompatibility() {
             report.problems.append("manifest: plugin \(why)")
         }
@@ -95,7 +104,8 @@ struct PluginLoader {
         }
         let initFunction = unsafeBitCast(initSymbol, to: bh_plugin_init_fn.self)
 
-        let instance = PluginInstance(manifest: manifest, policy: policy, folder: folder, board: board, logger: logger)
+        let instance = PluginInstance(manifest: manifest, policy: policy, capabilities: capabilities, folder: folder,
+                                      board: board, logger: logger)
         instance.attach()
         instance.openRegistration()
         var def = bh_plugin_def()
@@ -123,6 +133,7 @@ struct PluginLoader {
             instance.shutdown()
             return (nil, report)
         }
+        loaded = true
         return (instance, report)
     }
 

@@ -25,6 +25,8 @@ public struct PluginManifest: Sendable {
     public var library: String
     public var description: String
     public var tools: [Tool]
+    /// `[[capabilities]]`: what the plugin asks its operator for, beyond its own tools.
+    public var capabilities: [CapabilityRequest]
 
     public static let fileName = "manifest.toml"
 
@@ -101,9 +103,11 @@ public struct PluginManifest: Sendable {
             problems.append("manifest: tools must be an array of tables ([[tools]])")
         }
 
+        let capabilities = CapabilityRequest.parseAll(doc["capabilities"], problems: &problems)
+
         guard problems.isEmpty, let abi else { throw LoadProblems(problems) }
         return PluginManifest(name: name, version: version, abi: abi, library: library,
-                              description: description, tools: tools)
+                              description: description, tools: tools, capabilities: capabilities)
     }
 
     /// A JSON Schema given as a TOML table, or as a string of JSON text.

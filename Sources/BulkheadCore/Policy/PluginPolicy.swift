@@ -1,18 +1,19 @@
 import BulkheadProtocol
 
 /// What the operator wrote in a plugin folder's `policy.toml`: the plugin's
-/// configuration values and what it is granted. Local to that one plugin.
+/// configuration values and the capabilities granted to it. Local to that
+/// one plugin, and read against that plugin's manifest alone.
 public struct PluginPolicy: Sendable {
     /// `[config]`: string values the plugin reads through host->config.
     public var config: [String: String]
-    /// `[grants] core_status = true`: may read the core's state (for an admin plugin).
-    public var grantsCoreStatus: Bool
+    /// `[grants.<capability>]`: what the operator grants of what the manifest requests.
+    public var grants: [String: CapabilityGrant]
 
     public static let fileName = "policy.toml"
-    public static let none = PluginPolicy(config: [:], grantsCoreStatus: false)
+    public static let none = PluginPolicy(config: [:], grants: [:])
 
     /// Reads `policy.toml` in `folder`; a folder without one gets no config and no grants.
-    public static func load(folder: String) throws(LoadProblems) -> PluginPolicy {
+    public static func load(folder: String, manifest: PluginManifest) throws(LoadProblems) -> PluginPolicy {
         let path = FileIO.join(folder, fileName)
         guard FileIO.exists(path) else { return .none }
         let doc: JSONObject
@@ -33,20 +34,9 @@ public struct PluginPolicy: Sendable {
         case nil: break
         default: problems.append("policy: [config] must be a table")
         }
-        var coreStatus = false
-        switch doc["grants"] {
-        case .object(let table)?:
-            for (key, value) in table {
-                switch (key, value) {
-                case ("core_status", .bool(let b)): coreStatus = b
-                case ("core_status", _): problems.append("policy: grants.core_status must be true or false")
-                default: problems.append("policy: unknown grant '\(key)'")
-                }
-            }
-        case nil: break
-        default: problems.append("policy: [grants] must be a table")
-        }
+        let grants = CapabilityGrant.parseAll(doc["grants"], requests: manifest.capabilities, folder: folder,
+                                              problems: &problems)
         guard problems.isEmpty else { throw LoadProblems(problems) }
-        return PluginPolicy(config: config, grantsCoreStatus: coreStatus)
+        return PluginPolicy(config: config, grants: grants)
     }
 }

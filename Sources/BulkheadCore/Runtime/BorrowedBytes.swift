@@ -23,6 +23,12 @@ struct BorrowedBytes: ~Copyable {
 
     mutating func lend(_ s: String) -> bh_bytes { lend(s.utf8) }
 
+    /// Lends a malloc'd, NUL-terminated buffer without copying it; freed with the rest.
+    mutating func adopt(_ p: UnsafeMutablePointer<CChar>, length: Int) -> bh_bytes {
+        buffers.append(UnsafeMutableRawPointer(p))
+        return bh_bytes(ptr: UnsafePointer(p), len: length)
+    }
+
     mutating func releaseAll() {
         for p in buffers { free(p) }
         buffers.removeAll()

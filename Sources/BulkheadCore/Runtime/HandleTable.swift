@@ -9,6 +9,9 @@ final class HandleTable: Sendable {
     private struct State: ~Copyable {
         var plugins: [UInt64: PluginInstance] = [:]
         var calls: [UInt64: CallState] = [:]
+        /// Capability token → the plugin it was issued to, so a token presented
+        /// by the wrong plugin can be named in the refusal.
+        var capabilities: [UInt64: String] = [:]
         var counter: UInt64 = 0
     }
 
@@ -22,7 +25,7 @@ final class HandleTable: Sendable {
             var h = Hasher()
             h.combine(s.counter)
             let token = UInt64(bitPattern: Int64(h.finalize()))
-            if token != 0 && s.plugins[token] == nil && s.calls[token] == nil { return token }
+            if token != 0 && s.plugins[token] == nil && s.calls[token] == nil && s.capabilities[token] == nil { return token }
         }
     }
 
@@ -40,6 +43,30 @@ final class HandleTable: Sendable {
 
     func plugin(_ token: UInt64) -> PluginInstance? {
         state.withLock { $0.plugins[token] }
+    }
+
+    /// A fresh capability token, recorded as issued to `owner`.
+    func register(capabilityOf owner: String) -> UInt64 {
+        state.withLock { s in
+            // Capability tokens live as long as their plugin, so they come
+            // straight from the system's generator (getrandom), not the counter.
+            var rng = SystemRandomNumberGenerator()
+            var t: UInt64
+            repeat { t = rng.next() } while t == 0 || s.plugins[t] != nil || s.calls[t] != nil || s.capabilities[t] != nil
+            s.capabilities[t] = owner
+            return t
+        }
+    }
+
+    func unregister(capabilities tokens: some Sequence<UInt64>) {
+        state.withLock { s in
+            for t in tokens { s.capabilities.removeValue(forKey: t) }
+        }
+    }
+
+    /// The plugin a capability token was issued to, if it is still live.
+    func owner(ofCapability token: UInt64) -> String? {
+        state.withLock { $0.capabilities[token] }
     }
 
     func register(call: CallState) -> UInt64 {

@@ -26,7 +26,7 @@ enum HostTable {
                 return
             }
             let text = bh_bytes.view(message, messageLen).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            instance.logger.log(level: Logger.Level(level), "\(text)")
+            instance.logger.log(level: Logger.Level(level), "\(instance.capabilities.scrub(text))")
         }
 
         api.config = { plugin, key, keyLen, out in
@@ -147,7 +147,8 @@ enum HostTable {
 
         api.result_error = { call, kind, message, messageLen in
             guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
-            guard let errorKind = ErrorKind(kind), let text = validatedUTF8(message, messageLen) else { return BH_E_INVALID }
+            guard let errorKind = ErrorKind(kind), let raw = validatedUTF8(message, messageLen) else { return BH_E_INVALID }
+            let text = state.plugin.capabilities.scrub(raw)
             state.answer.withLock { a in
                 a.error = (errorKind, text)
                 a.content = []
@@ -159,14 +160,15 @@ enum HostTable {
         api.core_status = { call, out in
             guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let out else { return BH_E_INVALID }
-            guard state.plugin.policy.grantsCoreStatus else {
-                state.plugin.logger.warning("refused core_status: not granted in policy.toml")
-                return BH_E_NOT_ALLOWED
+            guard state.plugin.capabilities.holdsCoreStatus else {
+                return refuse(state.plugin, capability: "core_status", kind: .coreStatus, target: "core state",
+                              "not granted: the manifest must request it and policy.toml grant it")
             }
             let json = state.plugin.board.snapshot().serialized()
             out.pointee = state.answer.withLock { $0.lent.lend(json) }
             return BH_OK
         }
+        installCapabilities(&api)
         return api
     }
 }
@@ -185,7 +187,7 @@ private func argument<T>(
 private let hostLogger = Logger(label: "bulkhead.host")
 
 /// Logs and refuses a token the table does not know: stale, foreign or forged.
-private func staleHandle(_ what: String, _ token: UInt64) -> bh_status {
+func staleHandle(_ what: String, _ token: UInt64) -> bh_status {
     hostLogger.warning("refused a \(what) handle that is not live (stale, foreign or forged): 0x\(String(token, radix: 16))")
     return BH_E_STALE
 }

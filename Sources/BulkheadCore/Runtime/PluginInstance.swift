@@ -24,6 +24,8 @@ final class PluginInstance: @unchecked Sendable {
     // instance is published to the registry; the Mutexes guard the rest.
     let manifest: PluginManifest
     let policy: PluginPolicy
+    /// What the plugin may reach: its manifest's requests that the operator granted.
+    let capabilities: CapabilitySet
     let folder: String
     let logger: Logger
     let board: StatusBoard
@@ -54,9 +56,11 @@ final class PluginInstance: @unchecked Sendable {
 
     var name: String { manifest.name }
 
-    init(manifest: PluginManifest, policy: PluginPolicy, folder: String, board: StatusBoard, logger: Logger) {
+    init(manifest: PluginManifest, policy: PluginPolicy, capabilities: CapabilitySet, folder: String,
+         board: StatusBoard, logger: Logger) {
         self.manifest = manifest
         self.policy = policy
+        self.capabilities = capabilities
         self.folder = folder
         self.board = board
         var logger = logger
@@ -84,8 +88,10 @@ final class PluginInstance: @unchecked Sendable {
         token = HandleTable.shared.register(plugin: self)
     }
 
+    /// Invalidates the plugin's handle and every capability token it holds.
     func detach() {
         HandleTable.shared.unregister(plugin: token)
+        HandleTable.shared.unregister(capabilities: capabilities.byToken.keys)
     }
 
     func openRegistration() { registration.withLock { $0.open = true } }

@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CBulkhead
+
+/// A granted folder. Every path a plugin names is resolved by the kernel
+/// relative to a descriptor of the root, with openat2's RESOLVE_BENEATH: an
+/// absolute path, a ".." that climbs out, or a symbolic link that leads out
+/// fails in the kernel, whatever the path looks like. Nothing here compares
+/// path strings to decide what is inside.
+final class FileRoot: Sendable {
+    let path: String
+    let access: FileAccess
+    private let fd: Int32
+
+    enum Failure: Error {
+        case notAllowed(String)
+        case notFound
+        case exists
+        case invalid(String)
+        case io(String)
+    }
+
+    /// Opens the root; a read-write root that does not exist yet is created (with its parents).
+    static func open(path: String, access: FileAccess) -> Result<FileRoot, Failure> {
+        if access == .readWrite && !FileIO.exists(path) {
+            guard FileIO.makeDirectories(path) else {
+                return .failure(.io("cannot create \(path): \(String(cString: strerror(errno)))"))
+            }
+        }
+        let fd = Glibc.open(path, Int32(BH_SHIM_O_PATH) | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            return .failure(errno == ENOENT ? .notFound : .io("cannot open \(path): \(String(cString: strerror(errno)))"))
+        }
+        return .success(FileRoot(path: FileIO.absolute(path), access: access, fd: fd))
+    }
+
+    private init(path: String, access: FileAccess, fd: Int32) {
+        self.path = path
+        self.access = access
+        self.fd = fd
+        self.pathCopy = strdup(path)
+    }
+
+    deinit {
+        close(fd)
+        free(pathCopy)
+    }
+
+    // A C copy of `path`, lent to the plugin by root_path for the root's lifetime.
+    private nonisolated(unsafe) let pathCopy: UnsafeMutablePointer<CChar>?
+    var lentPath: bh_bytes { bh_bytes(ptr: pathCopy.map { UnsafePointer($0) }, len: path.utf8.count) }
+
+    // MARK: Operations
+
+    func open(_ relative: String, flags: UInt32) -> Result<Int32, Failure> {
+        let known = UInt32(BH_FILE_READ | BH_FILE_WRITE | BH_FILE_CREATE | BH_FILE_TRUNCATE | BH_FILE_APPEND | BH_FILE_EXCLUSIVE)
+        guard flags & ~known == 0 else { return .failure(.invalid("unknown flags 0x\(String(flags & ~known, radix: 16))")) }
+        let read = flags & UInt32(BH_FILE_READ) != 0
+        let write = flags & UInt32(BH_FILE_WRITE) != 0
+        guard read || write else { return .failure(.invalid("neither BH_FILE_READ nor BH_FILE_WRITE")) }
+        let changes = UInt32(BH_FILE_WRITE | BH_FILE_CREATE | BH_FILE_TRUNCATE | BH_FILE_APPEND)
+        if flags & changes != 0 && access == .read { return .failure(.notAllowed("the root is read-only")) }
+        var o: Int32 = read && write ? O_RDWR : (write ? O_WRONLY : O_RDONLY)
+        if flags & UInt32(BH_FILE_CREATE) != 0 { o |= O_CREAT }
+        if flags & UInt32(BH_FILE_TRUNCATE) != 0 { o |= O_TRUNC }
+        if flags & UInt32(BH_FILE_APPEND) != 0 { o |= O_APPEND }
+        if flags & UInt32(BH_FILE_EXCLUSIVE) != 0 { o |= O_EXCL }
+        // O_NONBLOCK so that opening a FIFO cannot hang the call; cleared below.
+        let opened = resolve(relative, flags: o | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode: 0o600)
+        guard case .success(let file) = opened else { return opened }
+        // Only regular files: a directory descriptor would let openat() walk out
+        // of the root without RESOLVE_BENEATH, and devices are not data.
+        var st = stat()
+        guard fstat(file, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            close(file)
+            return .failure(.invalid("not a regular file"))
+        }
+        _ = fcntl(file, F_SETFL, fcntl(file, F_GETFL) & ~O_NONBLOCK)
+        return .success(file)
+    }
+
+    func info(_ relative: String) -> Result<stat, Failure> {
+        let opened = resolve(relative, flags: Int32(BH_SHIM_O_PATH) | O_CLOEXEC, mode: 0)
+        guard case .success(let file) = opened else { return opened.map { _ in Glibc.stat() } }
+        defer { close(file) }
+        var st = Glibc.stat()
+        guard fstat(file, &st) == 0 else { return .failure(.io(errnoText())) }
+        return .success(st)
+    }
+
+    /// Calls `body` for each entry (without following links) until it returns false.
+    func list(_ relative: String, _ body: (String, stat) -> Bool) -> Result<Void, Failure> {
+        let opened = resolve(relative, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0)
+        guard case .success(let dirFD) = opened else {
+            if case .failure(.io(let why)) = opened, why.contains("Not a directory") { return .failure(.invalid("not a directory")) }
+            return opened.map { _ in () }
+        }
+        guard let dir = fdopendir(dirFD) else {
+            close(dirFD)
+            return .failure(.io(errnoText()))
+        }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            var st = Glibc.stat()
+            guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if !body(name, st) { break }
+        }
+        return .success(())
+    }
+
+    func makeDirectory(_ relative: String) -> Result<Void, Failure> {
+        withParent(relative, writing: true) { parent, name in
+            mkdirat(parent, name, 0o700) == 0 ? .success(()) : .failure(Self.failure(errno))
+        }
+    }
+
+    func remove(_ relative: String) -> Result<Void, Failure> {
+        withParent(relative, writing: true) { parent, name in
+            if unlinkat(parent, name, 0) == 0 { return .success(()) }
+            if errno == EISDIR, unlinkat(parent, name, AT_REMOVEDIR) == 0 { return .success(()) }
+            if errno == ENOTEMPTY || errno == EEXIST { return .failure(.invalid("the directory is not empty")) }
+            return .failure(Self.failure(errno))
+        }
+    }
+
+    func rename(_ from: String, to: String) -> Result<Void, Failure> {
+        withParent(from, writing: true) { fromParent, fromName in
+            withParent(to, writing: true) { toParent, toName in
+                renameat(fromParent, fromName, toParent, toName) == 0 ? .success(()) : .failure(Self.failure(errno))
+            }
+        }
+    }
+
+    // MARK: Resolution
+
+    /// Opens `relative` beneath the root. The kernel does the refusing.
+    private func resolve(_ relative: String, flags: Int32, mode: UInt32) -> Result<Int32, Failure> {
+        if let problem = Self.check(relative) { return .failure(problem) }
+        let path = relative.isEmpty ? "." : relative
+        let file = bh_shim_openat_beneath(fd, path, flags, mode)
+        return file >= 0 ? .success(file) : .failure(Self.failure(errno))
+    }
+
+    /// Runs `body` with a descriptor of the path's parent directory (resolved
+    /// beneath the root) and its last component, which must name an entry:
+    /// not empty, ".", or "..". The last component is not followed, which is
+    /// what rename, unlink and mkdir need.
+    private func withParent<T>(_ relative: String, writing: Bool,
+                               _ body: (Int32, String) -> Result<T, Failure>) -> Result<T, Failure> {
+        if writing && access == .read { return .failure(.notAllowed("the root is read-only")) }
+        if let problem = Self.check(relative) { return .failure(problem) }
+        var trimmed = Substring(relative)
+        while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false)
+        let name = String(parts.last ?? "")
+        guard !name.isEmpty, name != ".", name != ".." else {
+            return .failure(.invalid("'\(relative)' does not name an entry inside the root"))
+        }
+        let parentPath = parts.count > 1 ? parts.dropLast().joined(separator: "/") : "."
+        let parent = bh_shim_openat_beneath(fd, parentPath.isEmpty ? "." : parentPath, Int32(BH_SHIM_O_PATH) | O_DIRECTORY | O_CLOEXEC, 0)
+        guard parent >= 0 else { return .failure(Self.failure(errno)) }
+        defer { close(parent) }
+        return body(parent, name)
+    }
+
+    private static func check(_ relative: String) -> Failure? {
+        if relative.utf8.contains(0) { return .invalid("the path contains a NUL byte") }
+        if relative.hasPrefix("/") { return .notAllowed("absolute paths are refused; name a path relative to the root") }
+        return nil
+    }
+
+    private static func failure(_ e: Int32) -> Failure {
+        switch e {
+        case EXDEV: .notAllowed("the path leads out of the root")
+        case ELOOP: .notAllowed("the path ends in a symbolic link loop or a link the root refuses")
+        case ENOENT: .notFound
+        case EEXIST: .exists
+        case ENOTDIR: .io("Not a directory")
+        case ENOSYS: .io("openat2 is not available on this kernel (Linux 5.6 or later is needed)")
+        default: .io(String(cString: strerror(e)))
+        }
+    }
+
+    private func errnoText() -> String { String(cString: strerror(errno)) }
+}

@@ -1,0 +1,235 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BulkheadProtocol
+import CBulkhead
+import CHTTPClient
+import Logging
+
+/// The capability half of the host table: every function finds the plugin by
+/// its handle and the capability by its token *in that plugin's own set*, so
+/// a token issued to another plugin, a forged value, or the token of a plugin
+/// that is gone is refused before anything is touched. Every refusal is
+/// logged with the plugin, the capability and the target, and its reason is
+/// left for host->last_error.
+extension HostTable {
+    static func installCapabilities(_ api: inout bh_host_api) {
+        api.capability = { plugin, name, nameLen, out in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            guard let out, let key = validatedUTF8(name, nameLen) else { return fail(BH_E_INVALID, "capability: a NULL out or a name that is not UTF-8") }
+            if let held = instance.capabilities.byName[key] {
+                out.pointee = bh_cap(token: held.token)
+                return BH_OK
+            }
+            guard let request = instance.manifest.capabilities.first(where: { $0.name == key }) else {
+                return fail(BH_E_NOT_FOUND, "capability '\(key)' is not requested in manifest.toml")
+            }
+            return refuse(instance, capability: key, kind: request.kind, target: "-",
+                          "the operator did not grant it (or it could not be honoured; see bulkhead check)")
+        }
+
+        api.file_open = { plugin, root, path, pathLen, flags, fdOut in
+            files(plugin, root, op: "open", path, pathLen) { instance, held, fileRoot, rel in
+                guard let fdOut else { return fail(BH_E_INVALID, "file_open: fd_out is NULL") }
+                switch fileRoot.open(rel, flags: flags) {
+                case .success(let fd):
+                    fdOut.pointee = fd
+                    return BH_OK
+                case .failure(let why):
+                    return report(why, instance, held, target: rel, op: "open")
+                }
+            }
+        }
+
+        api.file_stat = { plugin, root, path, pathLen, out in
+            files(plugin, root, op: "stat", path, pathLen) { instance, held, fileRoot, rel in
+                guard let out, Int(out.pointee.struct_size) >= MemoryLayout<bh_file_info>.size else {
+                    return fail(BH_E_INVALID, "file_stat: out is NULL or its struct_size is too small")
+                }
+                switch fileRoot.info(rel) {
+                case .success(let st):
+                    fill(out, st, name: bh_bytes(ptr: nil, len: 0))
+                    return BH_OK
+                case .failure(let why):
+                    return report(why, instance, held, target: rel, op: "stat")
+                }
+            }
+        }
+
+        api.dir_list = { plugin, root, path, pathLen, fn, userData in
+            files(plugin, root, op: "list", path, pathLen) { instance, held, fileRoot, rel in
+                guard let fn else { return fail(BH_E_INVALID, "dir_list: fn is NULL") }
+                let listed = fileRoot.list(rel) { name, st in
+                    var info = bh_file_info()
+                    info.struct_size = UInt32(MemoryLayout<bh_file_info>.size)
+                    return name.withCString { cName in
+                        fill(&info, st, name: bh_bytes(ptr: cName, len: name.utf8.count))
+                        return fn(userData, &info) == 0
+                    }
+                }
+                switch listed {
+                case .success: return BH_OK
+                case .failure(let why): return report(why, instance, held, target: rel, op: "list")
+                }
+            }
+        }
+
+        api.dir_create = { plugin, root, path, pathLen in
+            files(plugin, root, op: "mkdir", path, pathLen) { instance, held, fileRoot, rel in
+                switch fileRoot.makeDirectory(rel) {
+                case .success: return BH_OK
+                case .failure(let why): return report(why, instance, held, target: rel, op: "mkdir")
+                }
+            }
+        }
+
+        api.file_remove = { plugin, root, path, pathLen in
+            files(plugin, root, op: "remove", path, pathLen) { instance, held, fileRoot, rel in
+                switch fileRoot.remove(rel) {
+                case .success: return BH_OK
+                case .failure(let why): return report(why, instance, held, target: rel, op: "remove")
+                }
+            }
+        }
+
+        api.file_rename = { plugin, root, from, fromLen, to, toLen in
+            files(plugin, root, op: "rename", from, fromLen) { instance, held, fileRoot, source in
+                guard let target = validatedUTF8(to, toLen) else { return fail(BH_E_INVALID, "file_rename: the target path is not UTF-8") }
+                switch fileRoot.rename(source, to: target) {
+                case .success: return BH_OK
+                case .failure(let why): return report(why, instance, held, target: "\(source) -> \(target)", op: "rename")
+                }
+            }
+        }
+
+        api.root_path = { plugin, root, out in
+            files(plugin, root, op: "root_path", nil, 0) { _, _, fileRoot, _ in
+                guard let out else { return fail(BH_E_INVALID, "root_path: out is NULL") }
+                out.pointee = fileRoot.lentPath
+                return BH_OK
+            }
+        }
+
+        api.secret_read = { plugin, secret, buf, bufSize, lenOut in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            let held: HeldCapability
+            switch lookup(instance, secret, op: "secret_read") {
+            case .success(let h): held = h
+            case .failure(let refusal): return refusal.status
+            }
+            guard case .secret(let value) = held.body else {
+                return fail(BH_E_INVALID, "secret_read: '\(held.name)' is a \(held.kind.rawValue) capability, not a secret")
+            }
+            guard let lenOut else { return fail(BH_E_INVALID, "secret_read: len_out is NULL") }
+            lenOut.pointee = value.count
+            guard let buf, bufSize >= value.count else {
+                return fail(BH_E_TOO_LARGE, "secret_read: '\(held.name)' needs a buffer of \(value.count) bytes")
+            }
+            value.withUnsafeBytes { UnsafeMutableRawPointer(buf).copyMemory(from: $0.baseAddress!, byteCount: value.count) }
+            return BH_OK
+        }
+
+        api.http_request = { call, origin, req, out in
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
+            let instance = state.plugin
+            let held: HeldCapability
+            switch lookup(instance, origin, op: "http_request") {
+            case .success(let h): held = h
+            case .failure(let refusal): return refusal.status
+            }
+            guard case .http(let grant) = held.body else {
+                return fail(BH_E_INVALID, "http_request: '\(held.name)' is a \(held.kind.rawValue) capability, not http")
+            }
+            return HTTPCall.perform(state: state, held: held, grant: grant, req, out)
+        }
+
+        api.last_error = { out in
+            guard let out else { return BH_E_INVALID }
+            out.pointee = LastError.get()
+            return BH_OK
+        }
+    }
+}
+
+// MARK: Shared steps
+
+struct Refusal: Error {
+    let status: bh_status
+}
+
+/// Finds `cap` in the plugin's own capabilities; anything else is refused and logged.
+func lookup(_ instance: PluginInstance, _ cap: bh_cap, op: String) -> Result<HeldCapability, Refusal> {
+    if let held = instance.capabilities.byToken[cap.token] { return .success(held) }
+    let why: String
+    if let owner = HandleTable.shared.owner(ofCapability: cap.token) {
+        why = "the token was issued to plugin '\(owner)', not to this one"
+    } else {
+        why = "the token is forged, or belonged to a plugin that is no longer loaded"
+    }
+    return .failure(Refusal(status: refuse(instance, capability: "token 0x\(String(cap.token, radix: 16))", kind: nil,
+                                           target: op, why)))
+}
+
+/// The common path of every file function: plugin, token, kind, path.
+private func files(_ plugin: bh_plugin, _ cap: bh_cap, op: String, _ path: UnsafePointer<CChar>?, _ pathLen: Int,
+                   _ body: (PluginInstance, HeldCapability, FileRoot, String) -> bh_status) -> bh_status {
+    guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+    let held: HeldCapability
+    switch lookup(instance, cap, op: op) {
+    case .success(let h): held = h
+    case .failure(let refusal): return refusal.status
+    }
+    guard case .files(let root) = held.body else {
+        return fail(BH_E_INVALID, "\(op): '\(held.name)' is a \(held.kind.rawValue) capability, not a files root")
+    }
+    guard let rel = validatedUTF8(path, pathLen) else { return fail(BH_E_INVALID, "\(op): the path is NULL or not UTF-8") }
+    return body(instance, held, root, rel)
+}
+
+/// Maps a file failure onto a status; refusals are logged as such.
+private func report(_ why: FileRoot.Failure, _ instance: PluginInstance, _ held: HeldCapability,
+                    target: String, op: String) -> bh_status {
+    switch why {
+    case .notAllowed(let reason):
+        return refuse(instance, capability: held.name, kind: .files, target: "\(op) '\(target)'", reason)
+    case .notFound: return fail(BH_E_NOT_FOUND, "\(op) '\(target)': no such file or directory in root '\(held.name)'")
+    case .exists: return fail(BH_E_EXISTS, "\(op) '\(target)': already exists in root '\(held.name)'")
+    case .invalid(let reason): return fail(BH_E_INVALID, "\(op) '\(target)': \(reason)")
+    case .io(let reason): return fail(BH_E_IO, "\(op) '\(target)': \(reason)")
+    }
+}
+
+private func fill(_ out: UnsafeMutablePointer<bh_file_info>, _ st: stat, name: bh_bytes) {
+    let type: bh_file_type
+    switch st.st_mode & S_IFMT {
+    case S_IFREG: type = BH_FILE_TYPE_REGULAR
+    case S_IFDIR: type = BH_FILE_TYPE_DIRECTORY
+    case S_IFLNK: type = BH_FILE_TYPE_SYMLINK
+    default: type = BH_FILE_TYPE_OTHER
+    }
+    out.pointee.type = type.rawValue
+    out.pointee.name = name
+    out.pointee.size = UInt64(max(0, st.st_size))
+    out.pointee.mtime_ns = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+}
+
+private let capabilityLogger = Logger(label: "bulkhead.capability")
+
+/// Logs a refusal with plugin, capability and target, and returns BH_E_NOT_ALLOWED.
+@discardableResult
+func refuse(_ instance: PluginInstance, capability: String, kind: CapabilityKind?, target: String, _ reason: String) -> bh_status {
+    var logger = capabilityLogger
+    logger[metadataKey: "plugin"] = .string(instance.name)
+    logger[metadataKey: "capability"] = .string(capability)
+    if let kind { logger[metadataKey: "kind"] = .string(kind.rawValue) }
+    logger[metadataKey: "target"] = .string(instance.capabilities.scrub(target))
+    logger.warning("refused: \(reason)")
+    LastError.set("not allowed: \(capability): \(target): \(reason)")
+    return BH_E_NOT_ALLOWED
+}
+
+/// Records why a capability function failed (not a refusal) and returns `status`.
+func fail(_ status: bh_status, _ reason: String) -> bh_status {
+    LastError.set(reason)
+    return status
+}
