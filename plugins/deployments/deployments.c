@@ -11,8 +11,19 @@
  * does not parse refuses the plugin at load time (with the line number in
  * the log) rather than serving half a record.
  *
+ * It also answers `live`: the deploy controller's current view of one
+ * service, fetched over HTTP with a bearer token. Both are capabilities the
+ * operator may grant or not; without them `live` answers `unavailable` and
+ * the record tools work as before.
+ *
+ * Capabilities (manifest.toml [[capabilities]], granted in policy.toml):
+ *   record            files, read, required: the folder holding the export
+ *   controller        http, optional: the deploy controller's origin
+ *   controller_token  secret, optional: the bearer token for it
+ *
  * Config (policy.toml [config]):
- *   data_file   the TSV file; relative to plugin_dir; default "data/deployments.tsv"
+ *   data_file       the TSV file inside `record`; default "deployments.tsv"
+ *   controller_url  the controller's base URL, e.g. "https://deploy.internal:8443"
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -25,8 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_FILE_BYTES (16 * 1024 * 1024)
 #define HISTORY_DEFAULT 10
@@ -49,8 +60,12 @@ typedef struct dataset {
     char *text;         /* the file, split in place into NUL-terminated fields */
     deploy *rows;       /* newest first */
     size_t count;
-    char source[PATH_MAX]; /* the file as configured, e.g. "data/deployments.tsv" */
+    char source[PATH_MAX]; /* the file inside the record root, e.g. "deployments.tsv" */
     char modified[24];     /* its mtime at load, ISO-8601 UTC */
+    /* The live view; has_controller is 0 when the operator connected none. */
+    int has_controller;
+    bh_cap controller, token;
+    char controller_url[512];
 } dataset;
 
 /* ---------------------------------------------------------------------- */
@@ -174,27 +189,43 @@ static const char *check_row(deploy *d)
     return NULL;
 }
 
-static bh_status load(dataset *ds, const char *path)
+/* Reads the whole export through the record root: the core opens it, beneath the root only. */
+static bh_status load(dataset *ds, bh_cap record, const char *path)
 {
-    struct stat st;
-    FILE *f = fopen(path, "rb");
-    if (!f || fstat(fileno(f), &st) != 0 || st.st_size > MAX_FILE_BYTES) {
-        note(ds, BH_LOG_ERROR, "cannot read %s: %s", path, f ? "too large" : strerror(errno));
-        if (f)
-            fclose(f);
-        return BH_E_IO;
+    const bh_host_api *host = ds->host;
+    bh_file_info info = {.struct_size = sizeof info};
+    int fd = -1;
+    bh_status st = host->file_stat(ds->plugin, record, path, strlen(path), &info);
+    if (st == BH_OK && info.size > MAX_FILE_BYTES)
+        st = BH_E_TOO_LARGE;
+    if (st == BH_OK)
+        st = host->file_open(ds->plugin, record, path, strlen(path), BH_FILE_READ, &fd);
+    if (st != BH_OK) {
+        bh_bytes why = {"", 0};
+        host->last_error(&why);
+        note(ds, BH_LOG_ERROR, "cannot read %s: %.*s", path, (int)why.len, why.ptr);
+        return st;
     }
-    size_t size = (size_t)st.st_size;
+    size_t size = (size_t)info.size, got = 0;
     ds->text = malloc(size + 1);
-    size_t got = ds->text ? fread(ds->text, 1, size, f) : 0;
-    fclose(f);
-    if (!ds->text || got != size) {
-        note(ds, BH_LOG_ERROR, "cannot read %s", path);
-        return BH_E_IO;
+    while (ds->text && got < size) {
+        ssize_t n = read(fd, ds->text + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* a file that shrank since stat is cut where it ends now */
+        got += (size_t)n;
     }
+    close(fd);
+    if (!ds->text) {
+        note(ds, BH_LOG_ERROR, "out of memory reading %s", path);
+        return BH_E_FAILED;
+    }
+    size = got;
     ds->text[size] = '\0';
+    time_t mtime = (time_t)(info.mtime_ns / 1000000000);
     struct tm tm;
-    if (!gmtime_r(&st.st_mtime, &tm) || !strftime(ds->modified, sizeof ds->modified, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    if (!gmtime_r(&mtime, &tm) || !strftime(ds->modified, sizeof ds->modified, "%Y-%m-%dT%H:%M:%SZ", &tm))
         strcpy(ds->modified, "unknown");
 
     /* Validate once here, so every answer can print fields without re-checking them. */
@@ -443,6 +474,105 @@ static bh_status tool_history(const bh_host_api *host, bh_call call, void *user_
 }
 
 /* ---------------------------------------------------------------------- */
+/* live: the deploy controller's view, over HTTP                           */
+/* ---------------------------------------------------------------------- */
+
+/* Names go into the URL's path: letters, digits, '-' and '_' only, so nothing can be smuggled in. */
+static int url_safe(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
+static bh_status tool_live(const bh_host_api *host, bh_call call, void *user_data)
+{
+    dataset *ds = user_data;
+    char service[64], environment[64] = "production";
+    bh_status answer = BH_OK;
+    int have = opt_string(host, call, "service", service, sizeof service, &answer);
+    if (have < 0)
+        return answer;
+    if (have == 0 || !url_safe(service))
+        return fail(host, call, BH_ERROR_INVALID_ARGUMENT, "service must be a name of letters, digits, '-' and '_'");
+    if (opt_string(host, call, "environment", environment, sizeof environment, &answer) < 0)
+        return answer;
+    if (!url_safe(environment))
+        return fail(host, call, BH_ERROR_INVALID_ARGUMENT, "environment must be a name of letters, digits, '-' and '_'");
+    if (!ds->has_controller)
+        return fail(host, call, BH_ERROR_UNAVAILABLE,
+                    "no deploy controller is connected to this server (the operator grants `controller` and "
+                    "`controller_token` and sets controller_url); deployments.status answers from the record");
+
+    char url[700], auth[600];
+    char token[512];
+    size_t token_len = 0;
+    snprintf(url, sizeof url, "%s/v1/services/%s/%s", ds->controller_url, service, environment);
+    if (host->secret_read(ds->plugin, ds->token, token, sizeof token, &token_len) != BH_OK)
+        return fail(host, call, BH_ERROR_INTERNAL, "the controller token could not be read");
+    int n = snprintf(auth, sizeof auth, "Authorization: Bearer %.*s\nAccept: application/json", (int)token_len, token);
+    memset(token, 0, sizeof token); /* the copy in `auth` is wiped below too */
+
+    bh_http_request req = {.struct_size = sizeof req};
+    req.url.ptr = url;
+    req.url.len = strlen(url);
+    req.headers.ptr = auth;
+    req.headers.len = (size_t)n;
+    bh_http_response resp = {.struct_size = sizeof resp};
+    bh_status st = host->http_request(call, ds->controller, &req, &resp);
+    memset(auth, 0, sizeof auth);
+    if (st != BH_OK) {
+        bh_bytes why = {"", 0};
+        host->last_error(&why);
+        bh_error_kind kind = st == BH_E_CANCELLED ? BH_ERROR_TIMEOUT
+                             : st == BH_E_TOO_LARGE ? BH_ERROR_TOO_LARGE
+                             : st == BH_E_NOT_ALLOWED ? BH_ERROR_NOT_ALLOWED
+                                                      : BH_ERROR_UNAVAILABLE;
+        return fail(host, call, kind, "the deploy controller could not be asked: %.*s", (int)why.len, why.ptr);
+    }
+    if (resp.status == 404)
+        return fail(host, call, BH_ERROR_NOT_FOUND, "the controller knows no service %s in %s", service, environment);
+    if (resp.status == 401 || resp.status == 403)
+        return fail(host, call, BH_ERROR_UNAVAILABLE, "the controller refused our credentials (HTTP %d)", (int)resp.status);
+    if (resp.status != 200)
+        return fail(host, call, BH_ERROR_UNAVAILABLE, "the controller answered HTTP %d; retry later", (int)resp.status);
+
+    /* Provenance first, then the controller's own document as it sent it. */
+    bhj_buf text = {0}, json = {0};
+    bhj_printf(&text, "Live state of %s in %s, from the deploy controller (%s):\n\n", service, environment, url);
+    bhj_text(&text, resp.body.ptr, resp.body.len);
+    bhj_puts(&json, "{\"source\":{\"controller\":");
+    bhj_cstring(&json, url);
+    time_t now = time(NULL);
+    struct tm tm;
+    char fetched[24] = "unknown";
+    if (gmtime_r(&now, &tm))
+        strftime(fetched, sizeof fetched, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bhj_printf(&json, ",\"fetched\":\"%s\"},\"service\":", fetched);
+    bhj_cstring(&json, service);
+    bhj_puts(&json, ",\"environment\":");
+    bhj_cstring(&json, environment);
+    bhj_puts(&json, ",\"live\":");
+    bhj_append(&json, resp.body.ptr, resp.body.len); /* checked below: the core refuses JSON that is not */
+    bhj_putc(&json, '}');
+    if (text.failed || json.failed) {
+        bhj_free(&text);
+        bhj_free(&json);
+        return host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"));
+    }
+    st = host->result_text(call, text.ptr, text.len);
+    if (st == BH_OK && (st = host->result_json(call, json.ptr, json.len)) == BH_E_INVALID)
+        st = fail(host, call, BH_ERROR_UNAVAILABLE, "the controller's answer is not a JSON document");
+    bhj_free(&text);
+    bhj_free(&json);
+    return st;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Exports                                                                 */
 /* ---------------------------------------------------------------------- */
 
@@ -456,30 +586,43 @@ bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plu
     ds->host = host;
     ds->plugin = plugin;
 
-    bh_bytes dir, file = {"data/deployments.tsv", 20}, configured;
-    if (host->config(plugin, BH_LIT("plugin_dir"), &dir) != BH_OK) {
-        note(ds, BH_LOG_ERROR, "the core gave no plugin_dir");
+    /* The record is required (the manifest says so): the core refuses the
+     * plugin before init when the operator did not grant it. */
+    bh_cap record;
+    bh_status st = host->capability(plugin, BH_LIT("record"), &record);
+    if (st != BH_OK) {
         destroy(ds);
-        return BH_E_FAILED;
+        return st;
     }
-    if (host->config(plugin, BH_LIT("data_file"), &configured) == BH_OK)
-        file = configured;
-    char path[PATH_MAX];
-    int n = (file.len && file.ptr[0] == '/')
-                ? snprintf(path, sizeof path, "%.*s", (int)file.len, file.ptr)
-                : snprintf(path, sizeof path, "%.*s/%.*s", (int)dir.len, dir.ptr, (int)file.len, file.ptr);
-    if (n < 0 || n >= (int)sizeof path || file.len >= sizeof ds->source) {
+    bh_bytes file = {"deployments.tsv", 15};
+    host->config(plugin, BH_LIT("data_file"), &file);
+    if (file.len >= sizeof ds->source) {
         note(ds, BH_LOG_ERROR, "data_file is too long");
         destroy(ds);
         return BH_E_INVALID;
     }
     memcpy(ds->source, file.ptr, file.len); /* answers name the file as the operator did */
 
-    bh_status st = load(ds, path);
+    /* The live view is optional: all three pieces, or none. */
+    bh_bytes url;
+    if (host->capability(plugin, BH_LIT("controller"), &ds->controller) == BH_OK &&
+        host->capability(plugin, BH_LIT("controller_token"), &ds->token) == BH_OK &&
+        host->config(plugin, BH_LIT("controller_url"), &url) == BH_OK && url.len < sizeof ds->controller_url) {
+        memcpy(ds->controller_url, url.ptr, url.len);
+        while (url.len && ds->controller_url[url.len - 1] == '/')
+            ds->controller_url[--url.len] = '\0'; /* we add the slashes */
+        ds->has_controller = 1;
+    } else {
+        note(ds, BH_LOG_INFO, "no deploy controller connected: deployments.live will answer unavailable");
+    }
+
+    st = load(ds, record, ds->source);
     if (st == BH_OK)
         st = host->register_tool(plugin, BH_LIT("status"), tool_status, ds);
     if (st == BH_OK)
         st = host->register_tool(plugin, BH_LIT("history"), tool_history, ds);
+    if (st == BH_OK)
+        st = host->register_tool(plugin, BH_LIT("live"), tool_live, ds);
     if (st != BH_OK) {
         destroy(ds);
         return st;
