@@ -123,13 +123,135 @@ import Testing
         #expect(throws: LoadProblems.self) { try ServerConfig.load(path: bad) }
     }
 
+    static let requesting = good + """
+
+        [[capabilities]]
+        name = "corpus"
+        kind = "files"
+        access = "read-write"
+        required = true
+        reason = "Reads the documents."
+
+        [[capabilities]]
+        name = "key"
+        kind = "secret"
+        reason = "An API key."
+
+        [[capabilities]]
+        name = "api"
+        kind = "http"
+        reason = "Asks the API."
+
+        [[capabilities]]
+        name = "core_status"
+        kind = "core_status"
+        reason = "Shows the core's state."
+        """
+
+    @Test func capabilityRequestsAreRead() throws {
+        let m = try PluginManifest.parse(TOMLDocument.parse(Self.requesting))
+        #expect(m.capabilities.map(\.name) == ["corpus", "key", "api", "core_status"])
+        #expect(m.capabilities[0].kind == .files && m.capabilities[0].access == .readWrite && m.capabilities[0].required)
+        #expect(m.capabilities[1].kind == .secret && !m.capabilities[1].required)
+    }
+
+    @Test(arguments: [
+        ("name = \"x\"\nkind = \"files\"", "'reason' is missing"),
+        ("name = \"x\"\nkind = \"sockets\"\nreason = \"r\"", "kind must be one of"),
+        ("name = \"x\"\nkind = \"secret\"\naccess = \"read\"\nreason = \"r\"", "access applies to files capabilities only"),
+        ("name = \"x\"\nkind = \"files\"\naccess = \"write\"\nreason = \"r\"", "access must be \"read\" or \"read-write\""),
+        ("name = \"a b\"\nkind = \"files\"\nreason = \"r\"", "name must be"),
+    ])
+    func badCapabilityRequests(entry: String, message: String) throws {
+        let text = Self.good + "\n[[capabilities]]\n" + entry + "\n"
+        #expect(throws: LoadProblems.self) { try PluginManifest.parse(TOMLDocument.parse(text)) }
+        do {
+            _ = try PluginManifest.parse(TOMLDocument.parse(text))
+        } catch let e as LoadProblems {
+            #expect(e.problems.contains { $0.contains(message) }, "\(e.problems)")
+        }
+    }
+
     @Test func policyConfigAndGrants() throws {
         let dir = try TempDir()
-        _ = dir.write("policy.toml", "[config]\ndata_dir = \"data\"\n[grants]\ncore_status = true\n")
-        let p = try PluginPolicy.load(folder: dir.path)
+        let m = try PluginManifest.parse(TOMLDocument.parse(Self.requesting))
+        _ = dir.write("policy.toml", """
+            [config]
+            data_dir = "data"
+            [grants]
+            core_status = true
+            [grants.corpus]
+            path = "docs"
+            access = "read"
+            [grants.key]
+            env = "SOME_KEY"
+            [grants.api]
+            origins = ["https://API.example.com", "http://127.0.0.1:8080/"]
+            timeout_ms = 500
+            """)
+        let p = try PluginPolicy.load(folder: dir.path, manifest: m)
         #expect(p.config["data_dir"] == "data")
-        #expect(p.grantsCoreStatus)
-        _ = dir.write("policy.toml", "[grants]\nroot = true\n")
-        #expect(throws: LoadProblems.self) { try PluginPolicy.load(folder: dir.path) }
+        guard case .files(let path, let access)? = p.grants["corpus"] else { Issue.record("no files grant"); return }
+        #expect(path == dir.path + "/docs" && access == .read)
+        guard case .secret(.environment("SOME_KEY"))? = p.grants["key"] else { Issue.record("no secret grant"); return }
+        guard case .http(let g)? = p.grants["api"] else { Issue.record("no http grant"); return }
+        #expect(g.origins == [HTTPOrigin(scheme: "https", host: "api.example.com", port: 443),
+                              HTTPOrigin(scheme: "http", host: "127.0.0.1", port: 8080)])
+        #expect(g.timeoutMilliseconds == 500 && g.maxResponseBytes == CapabilityGrant.HTTPGrant.defaultMaxResponseBytes)
+        guard case .coreStatus? = p.grants["core_status"] else { Issue.record("no core_status grant"); return }
+    }
+
+    @Test(arguments: [
+        ("[grants]\nroot = true\n", "grants.root names a capability the manifest does not request"),
+        ("[grants.corpus]\naccess = \"read\"\n", "path = \"…\" is required"),
+        ("[grants.corpus]\npath = \"x\"\nmode = \"rw\"\n", "unknown setting 'mode'"),
+        ("[grants.key]\nenv = \"A\"\nfile = \"/b\"\n", "exactly one of env"),
+        ("[grants.api]\norigins = [\"ftp://x\"]\n", "not an http:// or https:// origin"),
+        ("[grants.api]\norigins = [\"https://x/path\"]\n", "an origin has no path"),
+        ("[grants.api]\norigins = [\"https://x\"]\ntimeout_ms = 0\n", "timeout_ms must be a positive integer"),
+        ("[grants]\nkey = true\n", "needs a table of settings"),
+    ])
+    func badGrants(policy: String, message: String) throws {
+        let dir = try TempDir()
+        let m = try PluginManifest.parse(TOMLDocument.parse(Self.requesting))
+        _ = dir.write("policy.toml", policy)
+        do {
+            _ = try PluginPolicy.load(folder: dir.path, manifest: m)
+            Issue.record("accepted: \(policy)")
+        } catch {
+            #expect(error.problems.contains { $0.contains(message) }, "\(error.problems)")
+        }
+    }
+
+    @Test func effectiveCapabilitiesAreTheIntersection() throws {
+        let dir = try TempDir()
+        _ = dir.mkdir("docs")
+        let m = try PluginManifest.parse(TOMLDocument.parse(Self.requesting))
+        _ = dir.write("policy.toml", "[grants.corpus]\npath = \"docs\"\naccess = \"read-write\"\n[grants.key]\nenv = \"BULKHEAD_TEST_UNSET_VARIABLE\"\n")
+        let p = try PluginPolicy.load(folder: dir.path, manifest: m)
+        var minted: UInt64 = 0
+        let (set, problems) = CapabilitySet.resolve(requests: m.capabilities, grants: p.grants, mint: { minted += 1; return minted })
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(Set(set.byName.keys) == ["corpus"])  // key: the variable is not set; api, core_status: not granted
+        guard case .files(let root)? = set.byName["corpus"]?.body else { Issue.record("no root"); return }
+        #expect(root.access == .readWrite)
+        #expect(set.rows.first { $0.name == "key" }?.effective.contains("is not set") == true)
+        #expect(set.rows.first { $0.name == "api" }?.granted == "no")
+    }
+
+    @Test func aRequiredCapabilityNotGrantedIsAProblem() throws {
+        let m = try PluginManifest.parse(TOMLDocument.parse(Self.requesting))
+        let (set, problems) = CapabilitySet.resolve(requests: m.capabilities, grants: [:], mint: { 1 })
+        #expect(set.byName.isEmpty)
+        #expect(problems == ["capability 'corpus' (files) is required but not granted: add [grants.corpus] to policy.toml"])
+    }
+
+    @Test func secretsAreScrubbed() throws {
+        let dir = try TempDir()
+        let file = dir.write("secret", "hunter2-long\n")
+        let m = try PluginManifest.parse(TOMLDocument.parse(Self.requesting))
+        let (set, _) = CapabilitySet.resolve(requests: m.capabilities, grants: ["key": .secret(.file(file))], mint: { 7 })
+        #expect(set.scrub("token=hunter2-long; again hunter2-long") == "token=[redacted]; again [redacted]")
+        #expect(set.scrub("nothing here") == "nothing here")
     }
 }

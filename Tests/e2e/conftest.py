@@ -80,6 +80,33 @@ def set_policy_config(policy_path: Path, key: str, value: str) -> None:
     policy_path.write_text("\n".join(out) + "\n")
 
 
+def set_policy_grant(policy_path: Path, name: str, settings: dict[str, str]) -> None:
+    """Replace the grant of capability `name` in a policy.toml with a [grants.<name>] table of `settings`.
+
+    Any [grants.<name>] table and any `name = ...` key of [grants] go; the rest of the file stays.
+    """
+    import tomllib
+
+    text = policy_path.read_text() if policy_path.exists() else ""
+    out: list[str] = []
+    section = None
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            section = stripped.split("#", 1)[0].strip().strip("[]").strip()
+            if section == f"grants.{name}":
+                continue  # the old table's header; its keys are dropped below
+        if section == f"grants.{name}":
+            continue
+        if section == "grants" and "=" in stripped and stripped.split("=", 1)[0].strip() == name:
+            continue  # `name = true` or an inline table
+        out.append(raw)
+    out += ["", f"[grants.{name}]"] + [f"{k} = {toml_string(v)}" for k, v in settings.items()]
+    policy_path.write_text("\n".join(out) + "\n")
+    written = tomllib.loads(policy_path.read_text())
+    assert written["grants"][name] == settings, f"{policy_path}: grants.{name} is {written['grants'][name]!r}"
+
+
 def toml_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -108,10 +135,12 @@ class PluginDir:
         return dst
 
     def with_data_dir(self, name: str, data_dir: Path) -> Path:
-        """Copy the plugin folder and point its policy's [config] data_dir at `data_dir`."""
+        """Copy the plugin folder and grant its read-write `data` capability on `data_dir` instead.
+
+        The copied policy.toml's [grants.data] is replaced; the core creates `data_dir` at load.
+        """
         dst = self.copy(name)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        set_policy_config(dst / "policy.toml", "data_dir", str(data_dir))
+        set_policy_grant(dst / "policy.toml", "data", {"path": str(data_dir.resolve()), "access": "read-write"})
         self.data_dirs[name] = data_dir
         return dst
 

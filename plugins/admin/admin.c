@@ -4,9 +4,11 @@
  *
  * Trust domain: the core itself. It is a separate plugin (and so a separate
  * policy) so that reading the core's state is granted on its own: the
- * operator grants it with `[grants] core_status = true` in this folder's
- * policy.toml, and without that grant host->core_status refuses and so does
- * this tool.
+ * manifest requests the capability `core_status` (kind "core_status", not
+ * required, so the plugin loads without it), the operator grants it with
+ * `[grants] core_status = true` in this folder's policy.toml, and without
+ * that grant host->core_status refuses and this tool answers not_allowed.
+ * No token is needed: host->core_status checks the grant on every call.
  *
  * The structured content is the core's JSON, passed through untouched; the
  * text block is a table rendered from it for people. The renderer reads

@@ -11,8 +11,11 @@
  * a single lock, and it means every answer reflects the corpus as it was when
  * the plugin was loaded (the modification times say when that was).
  *
- * Config (policy.toml [config]):
- *   corpus_dir   the corpus folder; relative to plugin_dir; default "corpus"
+ * Capabilities (manifest.toml [[capabilities]], granted in policy.toml):
+ *   corpus   files, read-only, required: the corpus folder. The plugin never
+ *            names a path of its own: it lists and opens files only beneath
+ *            this root, through host->dir_list and host->file_open, so it
+ *            reads exactly the folder the operator granted and nothing else.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,14 +23,12 @@
 
 #include "bh_json.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_DOC_BYTES (256 * 1024) /* bigger files are skipped, with a warning */
 #define MAX_QUERY_BYTES 256
@@ -49,11 +50,16 @@ typedef struct doc {
     char *folded;      /* title "\n" body, ASCII-lowercased: what search matches */
     size_t folded_len;
     size_t title_len;
+    /* While loading only: what dir_list (or file_stat, for a link) said of the file. */
+    uint64_t size;
+    int64_t mtime_ns;
+    int is_link;
 } doc;
 
 typedef struct docs_index {
     const bh_host_api *host;
     bh_plugin plugin;
+    bh_cap corpus; /* the granted corpus folder; every read goes through it */
     doc *docs;
     size_t count;
 } docs_index;
@@ -78,11 +84,25 @@ static void note(docs_index *ix, bh_log_level level, const char *fmt, ...)
 /* Deliberately ASCII-only: locale-independent, and non-ASCII letters then match byte for byte. */
 static char fold(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
 
-static void iso8601(time_t t, char out[24])
+/* A bh_file_info mtime (nanoseconds since the epoch) as ISO-8601 UTC, to the second. */
+static void iso8601(int64_t mtime_ns, char out[24])
 {
+    int64_t secs = mtime_ns / 1000000000;
+    if (mtime_ns % 1000000000 < 0)
+        secs--; /* round down before 1970 too, as stat's st_mtime does */
+    time_t t = (time_t)secs;
     struct tm tm;
     if (!gmtime_r(&t, &tm) || !strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm))
         strcpy(out, "1970-01-01T00:00:00Z");
+}
+
+/* Logs why the last capability function failed, in the core's words (host->last_error). */
+static void note_cap_failure(docs_index *ix, bh_log_level level, const char *doing, const char *what)
+{
+    bh_bytes why = {0};
+    if (ix->host->last_error(&why) != BH_OK || !why.ptr)
+        why = (bh_bytes){"", 0};
+    note(ix, level, "%s %s: %.*s", doing, what, (int)why.len, why.ptr);
 }
 
 /* Turns a failed arg_* lookup into the tool's answer, naming the field. */
@@ -120,20 +140,36 @@ static bh_status send(const bh_host_api *host, bh_call call, bhj_buf *text, bhj_
 /* Loading the corpus                                                      */
 /* ---------------------------------------------------------------------- */
 
-/* The whole file, NUL-terminated; `size` is what stat said, so a file that grew since is cut there. */
-static char *read_file(const char *path, size_t size, size_t *len)
+/*
+ * The whole document, NUL-terminated, read through the corpus root:
+ * file_open resolves the path beneath the root in the kernel and hands back
+ * a descriptor (regular files only) that is ours to read and to close.
+ * At most `size` bytes are read, so a file that grew since it was listed is cut there.
+ */
+static char *read_doc(docs_index *ix, const char *path, size_t size, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(size + 1);
-    size_t n = buf ? fread(buf, 1, size, f) : 0;
-    int bad = !buf || ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
+    int fd;
+    if (ix->host->file_open(ix->plugin, ix->corpus, path, strlen(path), BH_FILE_READ, &fd) != BH_OK) {
+        note_cap_failure(ix, BH_LOG_WARNING, "skipping", path);
         return NULL;
     }
+    char *buf = malloc(size + 1);
+    size_t n = 0;
+    while (buf && n < size) {
+        ssize_t r = read(fd, buf + n, size - n);
+        if (r == 0)
+            break; /* it shrank: keep what is there */
+        if (r > 0) {
+            n += (size_t)r;
+        } else if (errno != EINTR) {
+            note(ix, BH_LOG_WARNING, "skipping %s: %s", path, strerror(errno));
+            free(buf);
+            buf = NULL;
+        }
+    }
+    close(fd);
+    if (!buf)
+        return NULL;
     buf[n] = '\0';
     *len = n;
     return buf;
@@ -178,35 +214,41 @@ static void parse_front_matter(doc *d)
     d->version = -1;
 }
 
-static int load_doc(docs_index *ix, doc *d, const char *corpus, const char *tenant, const char *file)
+/*
+ * Fills in a document listed by add_doc: reads it, parses its front matter
+ * and builds what search matches. 1 when loaded, 0 to skip it, -1 when out
+ * of memory.
+ */
+static int load_doc(docs_index *ix, doc *d)
 {
-    char path[PATH_MAX];
-    struct stat st;
-    if (snprintf(path, sizeof path, "%s/%s/%s", corpus, tenant, file) >= (int)sizeof path ||
-        stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return 0;
-    *d = (doc){.version = -1};
-    if (st.st_size <= MAX_DOC_BYTES)
-        d->text = read_file(path, (size_t)st.st_size, &d->text_len);
-    if (!d->text) {
-        note(ix, BH_LOG_WARNING, "skipping %s/%s: unreadable or larger than %d bytes",
-              tenant, file, MAX_DOC_BYTES);
+    if (d->is_link) {
+        /* dir_list does not follow links; file_stat does, as long as the link stays inside the root. */
+        bh_file_info info = {.struct_size = sizeof info};
+        if (ix->host->file_stat(ix->plugin, ix->corpus, d->source, strlen(d->source), &info) != BH_OK) {
+            note_cap_failure(ix, BH_LOG_WARNING, "skipping", d->source);
+            return 0;
+        }
+        if (info.type != BH_FILE_TYPE_REGULAR)
+            return 0;
+        d->size = info.size;
+        d->mtime_ns = info.mtime_ns;
+    }
+    if (d->size > MAX_DOC_BYTES) {
+        note(ix, BH_LOG_WARNING, "skipping %s: larger than %d bytes", d->source, MAX_DOC_BYTES);
         return 0;
     }
+    if (!(d->text = read_doc(ix, d->source, (size_t)d->size, &d->text_len)))
+        return 0;
     parse_front_matter(d);
-    if (!d->title)
-        d->title = strdup(file); /* no front matter: the file name is the best title there is */
-    iso8601(st.st_mtime, d->modified);
-    d->tenant = strdup(tenant);
-    d->source = malloc(strlen(tenant) + strlen(file) + 2);
-    if (d->source)
-        sprintf(d->source, "%s/%s", tenant, file);
+    if (!d->title) /* no front matter: the file name is the best title there is */
+        d->title = strdup(d->source + strlen(d->tenant) + 1);
+    iso8601(d->mtime_ns, d->modified);
 
     d->title_len = d->title ? strlen(d->title) : 0;
     size_t body_len = d->text_len - d->body_off;
     d->folded_len = d->title_len + 1 + body_len;
     d->folded = malloc(d->folded_len + 1);
-    if (!d->tenant || !d->source || !d->title || !d->folded)
+    if (!d->title || !d->folded)
         return -1;
     memcpy(d->folded, d->title, d->title_len);
     d->folded[d->title_len] = '\n';
@@ -232,70 +274,136 @@ static int by_source(const void *a, const void *b)
 }
 
 /* File and folder names are shown to clients (as sources) and compared with tenants: UTF-8 only. */
-static int utf8_name(const char *name)
+static int utf8_name(bh_bytes name)
 {
-    size_t n = strlen(name);
-    for (size_t i = 0, k; i < n; i += k)
-        if (!(k = bhj_utf8_seq((const unsigned char *)name + i, n - i)))
+    for (size_t i = 0, k; i < name.len; i += k)
+        if (!(k = bhj_utf8_seq((const unsigned char *)name.ptr + i, name.len - i)))
             return 0;
+    return name.len > 0 && memchr(name.ptr, '\0', name.len) == NULL;
+}
+
+static int is_md(bh_bytes name)
+{
+    return name.len > 3 && name.ptr[0] != '.' && memcmp(name.ptr + name.len - 3, ".md", 3) == 0 &&
+           utf8_name(name);
+}
+
+/*
+ * What the dir_list callbacks below fill in. They only copy names and
+ * sizes: the files are opened after each listing has returned, so no host
+ * function is called from inside a callback.
+ */
+typedef struct listing {
+    docs_index *ix;
+    char **tenants; /* the corpus's sub-folders */
+    size_t ntenants, tenants_cap;
+    const char *tenant; /* the sub-folder being listed */
+    size_t docs_cap;
+    int out_of_memory;
+} listing;
+
+/* For a callback that could not copy: remembers why, and stops the listing. */
+static int stop_out_of_memory(listing *l)
+{
+    l->out_of_memory = 1;
     return 1;
 }
 
-static int is_md(const char *name)
+/* dir_list callback for the corpus root: every folder there is a tenant. */
+static int add_tenant(void *user_data, const bh_file_info *e)
 {
-    size_t n = strlen(name);
-    return name[0] != '.' && n > 3 && strcmp(name + n - 3, ".md") == 0 && utf8_name(name);
+    listing *l = user_data;
+    /* Hidden folders are not tenants; a link may lead to a folder (listing it will tell). */
+    if ((e->type != BH_FILE_TYPE_DIRECTORY && e->type != BH_FILE_TYPE_SYMLINK) ||
+        !utf8_name(e->name) || e->name.ptr[0] == '.')
+        return 0;
+    if (l->ntenants == l->tenants_cap) {
+        size_t cap = l->tenants_cap ? l->tenants_cap * 2 : 8;
+        char **grown = realloc(l->tenants, cap * sizeof *grown);
+        if (!grown)
+            return stop_out_of_memory(l);
+        l->tenants = grown;
+        l->tenants_cap = cap;
+    }
+    if (!(l->tenants[l->ntenants] = strndup(e->name.ptr, e->name.len)))
+        return stop_out_of_memory(l);
+    l->ntenants++;
+    return 0;
 }
 
-/* Every .md file in every <corpus>/<tenant> folder, sorted by source so answers are deterministic. */
-static bh_status load_corpus(docs_index *ix, const char *corpus)
+/* dir_list callback for one tenant's folder: records each *.md file, to be read afterwards. */
+static int add_doc(void *user_data, const bh_file_info *e)
 {
-    DIR *top = opendir(corpus);
-    if (!top) {
-        note(ix, BH_LOG_ERROR, "cannot open corpus folder %s: %s", corpus, strerror(errno));
-        return BH_E_IO;
+    listing *l = user_data;
+    docs_index *ix = l->ix;
+    if (!BH_HAS_FIELD(e, bh_file_info, mtime_ns))
+        return 1; /* a core older than this plugin's header: nothing to go on */
+    if ((e->type != BH_FILE_TYPE_REGULAR && e->type != BH_FILE_TYPE_SYMLINK) || !is_md(e->name))
+        return 0;
+    if (ix->count == l->docs_cap) {
+        size_t cap = l->docs_cap ? l->docs_cap * 2 : 32;
+        doc *grown = realloc(ix->docs, cap * sizeof *grown);
+        if (!grown)
+            return stop_out_of_memory(l);
+        ix->docs = grown;
+        l->docs_cap = cap;
     }
-    size_t cap = 0;
-    bh_status status = BH_OK;
-    struct dirent *t;
-    while (status == BH_OK && (t = readdir(top)) != NULL) {
-        if (t->d_name[0] == '.' || !utf8_name(t->d_name))
-            continue; /* ".", ".." and hidden folders are not tenants */
-        char dir[PATH_MAX];
-        if (snprintf(dir, sizeof dir, "%s/%s", corpus, t->d_name) >= (int)sizeof dir)
+    doc *d = &ix->docs[ix->count++]; /* counted at once, so free_index frees what is allocated */
+    *d = (doc){.version = -1, .size = e->size, .mtime_ns = e->mtime_ns,
+               .is_link = e->type == BH_FILE_TYPE_SYMLINK};
+    d->tenant = strdup(l->tenant);
+    size_t n = strlen(l->tenant) + 1 + e->name.len + 1;
+    if (!d->tenant || !(d->source = malloc(n)))
+        return stop_out_of_memory(l);
+    snprintf(d->source, n, "%s/%.*s", l->tenant, (int)e->name.len, e->name.ptr);
+    return 0;
+}
+
+/*
+ * Every .md file in every <tenant> folder of the corpus root, sorted by
+ * source so answers are deterministic. The source ("acme/faq-billing.md") is
+ * also the file's path inside the root, so it is what file_open is given.
+ */
+static bh_status load_corpus(docs_index *ix)
+{
+    const bh_host_api *host = ix->host;
+    listing l = {.ix = ix};
+    bh_status st = host->dir_list(ix->plugin, ix->corpus, BH_LIT(""), add_tenant, &l);
+    if (st != BH_OK)
+        note_cap_failure(ix, BH_LOG_ERROR, "cannot list", "the corpus folder");
+    for (size_t i = 0; st == BH_OK && !l.out_of_memory && i < l.ntenants; i++) {
+        l.tenant = l.tenants[i];
+        /* A link to a plain file, or one leading out of the root, fails here: not a tenant. */
+        if (host->dir_list(ix->plugin, ix->corpus, l.tenant, strlen(l.tenant), add_doc, &l) != BH_OK)
+            note_cap_failure(ix, BH_LOG_WARNING, "skipping", l.tenant);
+    }
+    for (size_t i = 0; i < l.ntenants; i++)
+        free(l.tenants[i]);
+    free(l.tenants);
+
+    /* Read what was listed. Documents that load move down; the rest (and all after a failure) are freed. */
+    size_t kept = 0;
+    for (size_t i = 0; i < ix->count; i++) {
+        doc *d = &ix->docs[i];
+        int r = (st == BH_OK && !l.out_of_memory) ? load_doc(ix, d) : 0;
+        if (r > 0) {
+            ix->docs[kept++] = *d;
             continue;
-        DIR *sub = opendir(dir); /* fails for plain files, which is what we want */
-        if (!sub)
-            continue;
-        struct dirent *f;
-        while (status == BH_OK && (f = readdir(sub)) != NULL) {
-            if (!is_md(f->d_name))
-                continue;
-            if (ix->count == cap) {
-                cap = cap ? cap * 2 : 32;
-                doc *grown = realloc(ix->docs, cap * sizeof *grown);
-                if (!grown) {
-                    status = BH_E_FAILED;
-                    break;
-                }
-                ix->docs = grown;
-            }
-            int r = load_doc(ix, &ix->docs[ix->count], corpus, t->d_name, f->d_name);
-            if (r != 0)
-                ix->count++; /* also on failure, so free_index frees what was allocated */
-            if (r < 0)
-                status = BH_E_FAILED;
         }
-        closedir(sub);
+        if (r < 0)
+            l.out_of_memory = 1;
+        free_doc(d);
     }
-    closedir(top);
-    if (status != BH_OK) {
+    ix->count = kept;
+    if (st == BH_OK && l.out_of_memory) {
         note(ix, BH_LOG_ERROR, "out of memory while loading the corpus");
-        return status;
+        st = BH_E_FAILED;
     }
+    if (st != BH_OK)
+        return st;
     if (ix->count)
         qsort(ix->docs, ix->count, sizeof *ix->docs, by_source);
-    note(ix, BH_LOG_INFO, "indexed %zu documents from %s", ix->count, corpus);
+    note(ix, BH_LOG_INFO, "indexed %zu documents from the corpus folder", ix->count);
     return BH_OK;
 }
 
@@ -571,27 +679,16 @@ bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plu
     ix->host = host;
     ix->plugin = plugin;
 
-    bh_bytes dir, sub = {"corpus", 6};
-    if (host->config(plugin, BH_LIT("plugin_dir"), &dir) != BH_OK) {
-        note(ix, BH_LOG_ERROR, "the core gave no plugin_dir");
+    /* The manifest requires "corpus", so the core refuses the plugin before init unless it
+     * was granted; checking anyway costs nothing and says why in the log if it ever is not. */
+    bh_status st = host->capability(plugin, BH_LIT("corpus"), &ix->corpus);
+    if (st != BH_OK) {
+        note_cap_failure(ix, BH_LOG_ERROR, "cannot use capability", "corpus");
         free(ix);
-        return BH_E_FAILED;
-    }
-    bh_bytes configured;
-    if (host->config(plugin, BH_LIT("corpus_dir"), &configured) == BH_OK)
-        sub = configured;
-    char corpus[PATH_MAX];
-    int n = (sub.len && sub.ptr[0] == '/')
-                ? snprintf(corpus, sizeof corpus, "%.*s", (int)sub.len, sub.ptr)
-                : snprintf(corpus, sizeof corpus, "%.*s/%.*s", (int)dir.len, dir.ptr,
-                           (int)sub.len, sub.ptr);
-    if (n < 0 || n >= (int)sizeof corpus) {
-        note(ix, BH_LOG_ERROR, "corpus_dir is too long");
-        free(ix);
-        return BH_E_INVALID;
+        return st;
     }
 
-    bh_status st = load_corpus(ix, corpus);
+    st = load_corpus(ix);
     if (st == BH_OK)
         st = host->register_tool(plugin, BH_LIT("search"), search, ix);
     if (st == BH_OK)

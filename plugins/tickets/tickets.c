@@ -13,9 +13,17 @@
  * and keep each tool's statements and transaction from interleaving with
  * another call's. Calls take well under a millisecond, so the queue is short.
  *
- * Config (policy.toml [config]):
- *   data_dir   folder of tickets.db; relative to plugin_dir; created when
- *              missing; default "data"
+ * Capabilities (manifest.toml [[capabilities]], granted in policy.toml):
+ *   data   files, read-write, required: the folder of tickets.db (and of
+ *          SQLite's -wal and -shm files beside it). The core creates the
+ *          folder at load when it is missing.
+ *
+ * SQLite opens files by path, so this plugin asks the core for the root's
+ * path (host->root_path) instead of opening files through host->file_open.
+ * That path is ADVISORY in-process: nothing stops native code from opening
+ * another one, and the plugin keeps to the root by never building any path
+ * but "<root>/tickets.db". The isolation tier, which runs the plugin in a
+ * worker process, has the kernel enforce the root.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -23,13 +31,11 @@
 
 #include "bh_json.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #define MAX_TITLE 200
@@ -221,21 +227,6 @@ static void now_iso(char out[24])
         strcpy(out, "1970-01-01T00:00:00Z");
 }
 
-/* mkdir -p: data_dir may be a fresh path on first start. */
-static int make_dirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int r = mkdir(path, 0750);
-        *p = '/';
-        if (r != 0 && errno != EEXIST)
-            return -1;
-    }
-    return (mkdir(path, 0750) == 0 || errno == EEXIST) ? 0 : -1;
-}
-
 static void close_db(tickets *t)
 {
     for (int i = 0; i < Q_COUNT; i++) {
@@ -256,7 +247,7 @@ static int open_db(tickets *t)
     if (t->db)
         return SQLITE_OK;
     int rc = sqlite3_open_v2(t->path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    /* Another process may share data_dir (a second server, a backup): wait up
+    /* Another process may share the folder (a second server, a backup): wait up
      * to 2 s for its write lock before a call answers unavailable. */
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(t->db, 2000);
@@ -646,28 +637,24 @@ bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plu
     t->host = host;
     t->plugin = plugin;
 
-    bh_bytes dir, sub = {"data", 4}, configured;
-    if (host->config(plugin, BH_LIT("plugin_dir"), &dir) != BH_OK) {
-        note(t, BH_LOG_ERROR, "the core gave no plugin_dir");
+    /* "data" is required by the manifest: without the grant the core refuses the plugin before init. */
+    bh_cap data;
+    bh_bytes root;
+    bh_status st = host->capability(plugin, BH_LIT("data"), &data);
+    if (st == BH_OK)
+        st = host->root_path(plugin, data, &root);
+    if (st != BH_OK) {
+        bh_bytes why = {"", 0};
+        host->last_error(&why);
+        note(t, BH_LOG_ERROR, "cannot use capability data: %.*s", (int)why.len, why.ptr ? why.ptr : "");
         free(t);
-        return BH_E_FAILED;
+        return st;
     }
-    if (host->config(plugin, BH_LIT("data_dir"), &configured) == BH_OK)
-        sub = configured;
-    char data[PATH_MAX];
-    int n = (sub.len && sub.ptr[0] == '/')
-                ? snprintf(data, sizeof data, "%.*s", (int)sub.len, sub.ptr)
-                : snprintf(data, sizeof data, "%.*s/%.*s", (int)dir.len, dir.ptr, (int)sub.len, sub.ptr);
-    if (n < 0 || n >= (int)sizeof data ||
-        snprintf(t->path, sizeof t->path, "%s/tickets.db", data) >= (int)sizeof t->path) {
-        note(t, BH_LOG_ERROR, "data_dir is too long");
+    /* The one path this plugin uses, beneath the root (advisory in-process; see the top of this file). */
+    if (snprintf(t->path, sizeof t->path, "%.*s/tickets.db", (int)root.len, root.ptr) >= (int)sizeof t->path) {
+        note(t, BH_LOG_ERROR, "the data folder's path is too long");
         free(t);
         return BH_E_INVALID;
-    }
-    if (make_dirs(data) != 0) {
-        note(t, BH_LOG_ERROR, "cannot create data_dir %s: %s", data, strerror(errno));
-        free(t);
-        return BH_E_IO;
     }
 
     /* A database that cannot be opened yet is not fatal: each call retries and answers unavailable. */
@@ -678,7 +665,6 @@ bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plu
         {"list", tool_list}, {"get", tool_get}, {"create", tool_create},
         {"comment", tool_comment}, {"close", tool_close},
     };
-    bh_status st = BH_OK;
     for (size_t i = 0; i < sizeof tools / sizeof tools[0] && st == BH_OK; i++)
         st = host->register_tool(plugin, tools[i].name, strlen(tools[i].name), tools[i].fn, t);
     if (st != BH_OK) {

@@ -102,10 +102,13 @@ final class FileRoot: Sendable {
         }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            // The ABI promises UTF-8 names, so an entry whose name is not is
+            // skipped rather than handed over repaired (a repaired name would
+            // not open, and could collide with a real one).
+            let name: String? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(validating: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if name == "." || name == ".." { continue }
+            guard let name, name != ".", name != ".." else { continue }
             var st = Glibc.stat()
             guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
             if !body(name, st) { break }
