@@ -80,6 +80,7 @@ import Testing
                        manifest: String = manifest) -> String {
         let folder = dir.mkdir(name)
         dir.write("\(name)/manifest.toml", manifest.replacingOccurrences(of: "%NAME%", with: name))
+        dir.write("\(name)/policy.toml", "[[allow]]\ntools = [\"*\"]\nprincipals = [\"*\"]\n")
         dir.write("\(name)/p.c", source)
         let status = run("/usr/bin/cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
                                          "-I\(repoRoot)/include"] + defines.map { "-D\($0)" }

@@ -92,7 +92,7 @@ def set_policy_grant(policy_path: Path, name: str, settings: dict[str, str]) -> 
     section = None
     for raw in text.splitlines():
         stripped = raw.strip()
-        if stripped.startswith("[") and not stripped.startswith("[["):
+        if stripped.startswith("["):  # [table] or [[array of tables]]: a new section either way
             section = stripped.split("#", 1)[0].strip().strip("[]").strip()
             if section == f"grants.{name}":
                 continue  # the old table's header; its keys are dropped below
@@ -105,6 +105,19 @@ def set_policy_grant(policy_path: Path, name: str, settings: dict[str, str]) -> 
     policy_path.write_text("\n".join(out) + "\n")
     written = tomllib.loads(policy_path.read_text())
     assert written["grants"][name] == settings, f"{policy_path}: grants.{name} is {written['grants'][name]!r}"
+
+
+ALLOW_EVERYONE = '[[allow]]\ntools = ["*"]\nprincipals = ["*"]\n'
+
+
+def all_scopes_config(folder: Path) -> Path:
+    """A server configuration whose default principal holds every scope the example policies name."""
+    path = folder / "all-scopes.toml"
+    path.write_text(
+        'default_principal = "root"\n[principals.root]\ntenant = "acme"\n'
+        'scopes = ["admin", "docs.read", "tickets.read", "tickets.write", "deployments.read"]\n'
+    )
+    return path
 
 
 def toml_string(s: str) -> str:
@@ -183,9 +196,14 @@ def serve(bulkhead_bin, tmp_path):
     """
     servers: list[RawServer] = []
 
-    def start(pdir, *, config: Path | str | None = None, principal: str | None = None, extra: list[str] | None = None):
+    def start(pdir, *, config: Path | str | None | bool = None, principal: str | None = None,
+              extra: list[str] | None = None):
+        # The example configuration (alice, bob, ops) unless the test says otherwise;
+        # config=False starts the server with none (the built-in principal "local").
         args = [str(bulkhead_bin), "serve", "--plugins", str(getattr(pdir, "path", pdir))]
-        if config is not None:
+        if config is None:
+            config = CONFIG
+        if config is not False:
             args += ["--config", str(config)]
         if principal is not None:
             args += ["--principal", principal]

@@ -103,6 +103,10 @@ file = "{world / 'secret.txt'}"
 origins = ["http://127.0.0.1:{port}"]
 max_response_bytes = 4096
 timeout_ms = 5000
+
+[[allow]]
+tools = ["try"]
+principals = ["*"]
 {extra}
 """
     )

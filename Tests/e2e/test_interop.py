@@ -107,8 +107,6 @@ def test_sdk_lists_and_calls_every_example_plugin(tmp_path, bulkhead_bin, plugin
             assert not dep.is_error, dep
             hist = await call("deployments.history", {"service": "orders", "limit": 2})
             assert not hist.is_error, hist
-            adm = await call("admin.status", {})
-            assert not adm.is_error, adm
             add = await call("bench.add", {"a": 19, "b": 23})
             assert not add.is_error and add.content[0].text == "42"
             lst = await call("tickets.list", {})
@@ -128,11 +126,22 @@ def test_sdk_lists_and_calls_every_example_plugin(tmp_path, bulkhead_bin, plugin
                 cl = await call("tickets.close", {"id": tid})
                 assert isinstance(cl, mcp_types.CallToolResult)
 
+    async def as_ops():
+        # admin is its own domain: only the admin scope sees it (ops has it, alice not).
+        async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode, "--config", str(CONFIG),
+                              "--principal", "ops") as client:
+            report["ops names"] = [t.name for t in (await client.list_tools()).tools]
+            adm = await client.call_tool("admin.status", {})
+            assert not adm.is_error, adm
+
     run(main)
+    run(as_ops)
     names = report["names"]
     assert names == sorted(names, key=lambda n: tuple(n.split(".", 1)))
+    assert not any(n.startswith("admin.") for n in names)
+    assert "admin.status" in report["ops names"]
     for p in EXAMPLE_PLUGINS:
-        assert any(n.startswith(p + ".") for n in names), p
+        assert any(n.startswith(p + ".") for n in names + report["ops names"]), p
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -251,7 +260,6 @@ def test_raw_results_validate_legacy(plugin_dir, serve):
         ("echo.big", {"bytes": 70_000}),
         ("docs.search", {"query": "deploy"}),
         ("deployments.status", {}),
-        ("admin.status", {}),
         ("tickets.list", {}),
         ("tickets.create", {"title": "raw legacy", "body": "b"}),
     ]:
@@ -259,6 +267,9 @@ def test_raw_results_validate_legacy(plugin_dir, serve):
         check("tools/call", None, res)
         assert "resultType" not in res or res["resultType"] == "complete"
     assert s.shutdown() == 0
+    ops = serve(plugin_dir("admin", "bench"), config=CONFIG, principal="ops")
+    ops.initialize(LEGACY)
+    check("tools/call", None, ops.call("admin.status", {}))
     assert len(checked) >= 12
 
 
@@ -277,7 +288,6 @@ def test_raw_results_validate_modern(plugin_dir, serve):
         ("echo.fail", {"kind": 7}),
         ("docs.search", {"query": "deploy"}),
         ("deployments.history", {"service": "checkout"}),
-        ("admin.status", {}),
         ("tickets.list", {}),
         ("tickets.create", {"title": "raw modern", "body": "b"}),
     ]:
@@ -287,6 +297,8 @@ def test_raw_results_validate_modern(plugin_dir, serve):
         if name != "tickets.create":
             assert res["resultType"] == "complete"
     assert s.shutdown() == 0
+    ops = serve(plugin_dir("admin"), config=CONFIG, principal="ops")
+    validate("tools/call", MODERN, ops.call("admin.status", {}, meta=meta))
 
 
 def test_raw_error_shapes_validate(plugin_dir, serve):

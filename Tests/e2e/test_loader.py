@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from conftest import BROKEN_FIXTURES, EXAMPLE_PLUGINS, FIXTURES, run_cli, source_folder
+from conftest import BROKEN_FIXTURES, EXAMPLE_PLUGINS, FIXTURES, all_scopes_config, run_cli, source_folder
 from rawclient import modern_meta, tool_text
 
 
@@ -134,8 +134,8 @@ def test_empty_plugin_dir(plugin_dir, serve):
     assert s.shutdown() == 0
 
 
-def test_every_example_plugin_loads(plugin_dir, serve):
-    s = serve(plugin_dir(*EXAMPLE_PLUGINS))
+def test_every_example_plugin_loads(plugin_dir, serve, tmp_path):
+    s = serve(plugin_dir(*EXAMPLE_PLUGINS), config=all_scopes_config(tmp_path))
     s.initialize()
     names = s.tool_names()
     assert served_plugins(names) == set(EXAMPLE_PLUGINS)

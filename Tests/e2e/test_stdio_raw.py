@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import ALLOW_EVERYONE, all_scopes_config
 from rawclient import LEGACY, MODERN, PV_KEY, CAPS_KEY, SERVER_INFO_KEY, modern_meta, tool_text, is_jsonrpc_message
 
 ECHO_TOOLS = {"echo.echo", "echo.caller", "echo.big", "echo.sleep", "echo.fail", "echo.count"}
@@ -82,9 +83,10 @@ def test_tool_error_result(srv):
     assert any(b["type"] == "text" and b["text"] for b in res["content"])
 
 
-def test_tools_list_pagination(plugin_dir, serve):
-    # Many plugins, so that a paginating server has several pages to give.
-    s = serve(plugin_dir("echo", "serial", "bench", "docs", "tickets", "deployments", "admin"))
+def test_tools_list_pagination(plugin_dir, serve, tmp_path):
+    # Many plugins, so that a paginating server has several pages to give, for a principal who may see them all.
+    s = serve(plugin_dir("echo", "serial", "bench", "docs", "tickets", "deployments", "admin"),
+              config=all_scopes_config(tmp_path))
     s.initialize()
     pages = 0
     names: list[str] = []
@@ -151,6 +153,7 @@ def build_many_tools_plugin(folder, n: int) -> None:
         manifest += ["[[tools]]", f'name = "t{i:04d}"', f'description = "Tool number {i}."',
                      'access = "read"', 'input_schema = { type = "object" }']
     (folder / "manifest.toml").write_text("\n".join(manifest) + "\n")
+    (folder / "policy.toml").write_text(ALLOW_EVERYONE)
     subprocess.run([cc, "-std=c11", "-O1", "-shared", "-fPIC", f"-I{REPO / 'include'}",
                     "-o", str(folder / "libmany.so"), str(folder / "many.c")], check=True)
 
@@ -491,6 +494,7 @@ def test_plugin_writing_to_stdout_does_not_corrupt_the_protocol(plugin_dir, serv
         '[[tools]]\nname = "say"\ndescription = "Prints to stdout."\naccess = "read"\n'
         'input_schema = { type = "object" }\n'
     )
+    (folder / "policy.toml").write_text(ALLOW_EVERYONE)
     subprocess.run([cc, "-std=c11", "-shared", "-fPIC", f"-I{REPO / 'include'}",
                     "-o", str(folder / "libnoisy.so"), str(folder / "noisy.c")], check=True)
     s = serve(pd)

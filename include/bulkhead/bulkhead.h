@@ -48,6 +48,12 @@
  *   access = "read"
  *   input_schema = { type = "object", required = ["name"], properties = { name = { type = "string" } } }
  *
+ * and the operator's policy.toml, without which nobody may call it:
+ *
+ *   [[allow]]
+ *   tools = ["greet"]
+ *   principals = ["*"]
+ *
  * Check it with: bulkhead check path/to/hello
  * ---------------------------------------------------------------------------
  *

@@ -15,6 +15,8 @@ public struct PluginManifest: Sendable {
         public var access: Access
         public var inputSchema: JSONValue
         public var outputSchema: JSONValue?
+        /// The input schema compiled once, so every call's arguments are checked before the plugin sees them.
+        public var validator: JSONSchemaValidator
     }
 
     /// The plugin's name: its trust domain, and the prefix of its tools' names.
@@ -27,6 +29,8 @@ public struct PluginManifest: Sendable {
     public var tools: [Tool]
     /// `[[capabilities]]`: what the plugin asks its operator for, beyond its own tools.
     public var capabilities: [CapabilityRequest]
+    /// Things worth telling the operator that do not refuse the plugin.
+    public var notes: [String] = []
 
     public static let fileName = "manifest.toml"
 
@@ -70,6 +74,7 @@ public struct PluginManifest: Sendable {
         let description = string("description", in: doc, context: "manifest: ") ?? ""
 
         var tools: [Tool] = []
+        var unchecked: [String] = []
         var seen = Set<String>()
         switch doc["tools"] {
         case .array(let entries)?:
@@ -94,8 +99,20 @@ public struct PluginManifest: Sendable {
                 if access == nil { problems.append("\(ctx)access must be \"read\" or \"write\", not '\(accessText)'") }
                 let input = schema("input_schema", in: t, context: ctx, required: true, problems: &problems)
                 let output = schema("output_schema", in: t, context: ctx, required: false, problems: &problems)
+                var validator = try? JSONSchemaValidator(.object(["type": "object"]))
+                if let input {
+                    do {
+                        validator = try JSONSchemaValidator(input)
+                        if let v = validator, !v.unsupportedKeywords.isEmpty {
+                            // Not checked by the core: the plugin must check these itself.
+                            unchecked.append("\(ctx)input_schema keywords the core does not check: \(v.unsupportedKeywords.joined(separator: ", "))")
+                        }
+                    } catch {
+                        problems += error.problems.map { "\(ctx)input_schema \($0)" }
+                    }
+                }
                 tools.append(Tool(name: toolName, title: title, description: desc, access: access ?? .read,
-                                  inputSchema: input ?? .object([:]), outputSchema: output))
+                                  inputSchema: input ?? .object([:]), outputSchema: output, validator: validator!))
             }
         case nil:
             problems.append("manifest: no [[tools]]; a plugin serves at least one tool")
@@ -107,7 +124,8 @@ public struct PluginManifest: Sendable {
 
         guard problems.isEmpty, let abi else { throw LoadProblems(problems) }
         return PluginManifest(name: name, version: version, abi: abi, library: library,
-                              description: description, tools: tools, capabilities: capabilities)
+                              description: description, tools: tools, capabilities: capabilities,
+                              notes: unchecked)
     }
 
     /// A JSON Schema given as a TOML table, or as a string of JSON text.

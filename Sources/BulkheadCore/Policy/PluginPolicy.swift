@@ -8,9 +8,12 @@ public struct PluginPolicy: Sendable {
     public var config: [String: String]
     /// `[grants.<capability>]`: what the operator grants of what the manifest requests.
     public var grants: [String: CapabilityGrant]
+    /// `[[allow]]`, `[limits]`, `[clamp]`: who may see and call which tools, within what limits.
+    public var access: AccessPolicy
 
     public static let fileName = "policy.toml"
-    public static let none = PluginPolicy(config: [:], grants: [:])
+    /// A folder without policy.toml: no configuration, no grants, and nobody may call it.
+    public static let none = PluginPolicy(config: [:], grants: [:], access: .denyAll)
 
     /// Reads `policy.toml` in `folder`; a folder without one gets no config and no grants.
     public static func load(folder: String, manifest: PluginManifest) throws(LoadProblems) -> PluginPolicy {
@@ -36,7 +39,11 @@ public struct PluginPolicy: Sendable {
         }
         let grants = CapabilityGrant.parseAll(doc["grants"], requests: manifest.capabilities, folder: folder,
                                               problems: &problems)
+        let access = AccessPolicy.parse(doc, tools: manifest.tools.map(\.name), problems: &problems)
+        for key in doc.keys where !["config", "grants", "allow", "limits", "clamp"].contains(key) {
+            problems.append("policy: unknown table or key '\(key)' (known: allow, clamp, config, grants, limits)")
+        }
         guard problems.isEmpty else { throw LoadProblems(problems) }
-        return PluginPolicy(config: config, grants: grants)
+        return PluginPolicy(config: config, grants: grants, access: access)
     }
 }

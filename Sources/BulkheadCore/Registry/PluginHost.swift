@@ -4,6 +4,7 @@ import Glibc
 import BulkheadProtocol
 import CBulkhead
 import Logging
+import Synchronization
 
 /// The union of all loaded plugins, served as one set of tools named
 /// "<plugin>.<tool>". This is what the protocol layer talks to.
@@ -12,10 +13,20 @@ public final class PluginHost: ToolProvider {
         let plugin: PluginInstance
         let tool: PluginManifest.Tool
         let function: RegisteredTool
+        let descriptor: ToolDescriptor
+        /// What the plugin's policy sets for this tool, resolved once.
+        let limits: Limits.Effective
+        let clamps: Set<String>?
+        /// Counter keys: the tool's own when its [limits.<tool>] sets the limit, else the plugin's.
+        let rateKey: String
+        let concurrencyKey: String
     }
 
     private let entries: [String: Entry]
-    private let descriptors: [ToolDescriptor]
+    /// Every entry in tools/list order.
+    private let ordered: [Entry]
+    /// tools/list per principal: what its plugins' policies let it see, computed once.
+    private let visible = Mutex<[String: [ToolDescriptor]]>([:])
     private let plugins: [PluginInstance]
     private let board: StatusBoard
     private let config: ServerConfig
@@ -63,43 +74,64 @@ public final class PluginHost: ToolProvider {
         self.plugins = plugins
 
         var entries: [String: Entry] = [:]
-        var descriptors: [ToolDescriptor] = []
+        var ordered: [Entry] = []
         for plugin in plugins.sorted(by: { $0.name < $1.name }) {
+            let access = plugin.policy.access
             for tool in plugin.manifest.tools.sorted(by: { $0.name < $1.name }) {
                 let full = "\(plugin.name).\(tool.name)"
                 guard let fn = plugin.tools[tool.name] else { continue }
-                entries[full] = Entry(plugin: plugin, tool: tool, function: fn)
                 var annotations: JSONObject = [
                     "readOnlyHint": .bool(tool.access == .read),
                     "destructiveHint": .bool(tool.access == .write),
                 ]
                 if let title = tool.title { annotations["title"] = .string(title) }
-                descriptors.append(ToolDescriptor(
+                let descriptor = ToolDescriptor(
                     name: full, title: tool.title, description: tool.description,
                     inputSchema: tool.inputSchema, outputSchema: tool.outputSchema,
                     annotations: annotations,
                     meta: ["bulkhead/plugin": .string(plugin.name), "bulkhead/access": .string(tool.access.rawValue)]
-                ))
+                )
+                let own = access.toolLimits[tool.name]
+                let entry = Entry(
+                    plugin: plugin, tool: tool, function: fn, descriptor: descriptor,
+                    limits: access.effectiveLimits(for: tool.name), clamps: access.clamps[tool.name],
+                    rateKey: own?.callsPerMinute != nil ? tool.name : "*",
+                    concurrencyKey: own?.concurrentCalls != nil ? tool.name : "*")
+                entries[full] = entry
+                ordered.append(entry)
+            }
+            if !access.present {
+                logger.warning("plugin '\(plugin.name)' has no \(PluginPolicy.fileName): it serves nobody until its operator writes one")
             }
         }
         self.entries = entries
-        self.descriptors = descriptors
+        self.ordered = ordered
     }
 
+    /// Only the tools this caller may call: the rest are not there for it.
     public func tools(for context: RequestContext) -> [ToolDescriptor] {
-        descriptors
+        let principal = self.principal(of: context)
+        if let cached = visible.withLock({ $0[principal.name] }) { return cached }
+        let list = ordered.filter { $0.plugin.policy.access.allows(principal, tool: $0.tool.name) }.map(\.descriptor)
+        visible.withLock { $0[principal.name] = list }
+        return list
+    }
+
+    private func principal(of context: RequestContext) -> Principal {
+        context.principal.flatMap { config.principals[$0] } ?? .local
     }
 
     public func callTool(name: String, arguments: JSONObject, context: RequestContext,
                          complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
-        guard let entry = entries[name] else {
+        let principal = self.principal(of: context)
+        // A tool this caller may not call answers exactly like one that does not
+        // exist, so that refusals cannot be used to find out what is there.
+        guard let entry = entries[name], entry.plugin.policy.access.allows(principal, tool: entry.tool.name) else {
             complete(.unknownTool(name))
             return nil
         }
-        let principal = context.principal.flatMap { config.principals[$0] } ?? .local
         let plugin = entry.plugin
-        let call = CallState(plugin: plugin, tool: entry.tool.name, arguments: arguments, principal: principal, deadline: nil)
-        let provenance: JSONObject = [
+        var provenance: JSONObject = [
             "plugin": .string(plugin.name),
             "version": .string(plugin.manifest.version),
             "trustDomain": .string(plugin.name),
@@ -108,27 +140,119 @@ public final class PluginHost: ToolProvider {
             "principal": .string(principal.name),
             "tenant": .string(principal.tenant),
         ]
-        plugin.calls.wrappingAdd(1, ordering: .relaxed)
-        plugin.inFlight.wrappingAdd(1, ordering: .relaxed)
-        let function = entry.function
-        plugin.executor.submit {
-            var result: ToolResult
-            if call.isCancelled {
-                result = ToolErrors.result(.cancelled, "cancelled before it started")
-            } else {
-                let token = HandleTable.shared.register(call: call)
-                let status = CurrentCall.with(token: token, state: call) {
-                    function.function(plugin.table, bh_call(token: token), function.userData)
-                }
-                HandleTable.shared.unregister(call: token)
-                result = call.finish(status: status)
-            }
-            plugin.inFlight.wrappingAdd(-1, ordering: .relaxed)
-            if result.isError { plugin.errors.wrappingAdd(1, ordering: .relaxed) }
+        let refuse: @Sendable (ToolResult) -> Void = { [provenance] result in
+            var result = result
+            plugin.errors.wrappingAdd(1, ordering: .relaxed)
             result.meta = ["bulkhead/provenance": .object(provenance)]
             complete(.result(result))
         }
+        let limits = entry.limits
+
+        // The gate, in order: size, schema (after clamping), rate and concurrency.
+        if !arguments.isEmpty {
+            let size = JSONValue.object(arguments).serialized().count
+            if size > limits.argumentBytes {
+                refuse(ToolErrors.result(.tooLarge, "the arguments are \(size) bytes; this tool's policy allows \(limits.argumentBytes) (argument_bytes)"))
+                return nil
+            }
+        }
+        let checked: ArgumentCheck.Passed
+        switch ArgumentCheck.run(arguments, tool: entry.tool, clamps: entry.clamps) {
+        case .success(let passed): checked = passed
+        case .failure(let box):
+            refuse(box.result)
+            return nil
+        }
+        if !checked.clamped.isEmpty { provenance["clamped"] = .array(checked.clamped) }
+        let now = MonotonicClock.now()
+        if limits.callsPerMinute != nil || limits.concurrentCalls != nil {
+            if case .busy(let reason, let retry) = plugin.limiter.admit(
+                principal: principal.name, rateKey: entry.rateKey, perMinute: limits.callsPerMinute,
+                concurrencyKey: entry.concurrencyKey, concurrent: limits.concurrentCalls, now: now)
+            {
+                refuse(ToolErrors.result(.unavailable, "\(name) is busy: \(reason); retry in \(retry) ms",
+                                         extra: ["retryAfterMs": .int(Int64(retry))]))
+                return nil
+            }
+        }
+
+        let deadline = now + UInt64(limits.deadlineMilliseconds) * 1_000_000
+        let call = CallState(plugin: plugin, tool: entry.tool.name, arguments: checked.arguments, principal: principal,
+                             deadline: deadline, resultLimit: limits.resultBytes)
+        let clampNote = Self.clampNote(checked.clamped)
+        let finished: @Sendable (ToolResult) -> Void = { [provenance] result in
+            var result = result
+            if result.isError { plugin.errors.wrappingAdd(1, ordering: .relaxed) }
+            if let clampNote, !result.isError { result.content.append(clampNote) }
+            result.meta = ["bulkhead/provenance": .object(provenance)]
+            complete(.result(result))
+        }
+        plugin.calls.wrappingAdd(1, ordering: .relaxed)
+        plugin.inFlight.wrappingAdd(1, ordering: .relaxed)
+        let logger = self.logger
+
+        // At the deadline the caller is answered whatever the plugin is doing; a
+        // plugin still inside the call has overrun and is marked degraded until it returns.
+        let timer = DeadlineWatcher.shared.schedule(at: deadline) {
+            guard call.claimAnswer() else { return }
+            // Sequentially consistent with the executor's store of `running` and load
+            // of the flag: either it sees the flag and never starts, or we see it running.
+            call.cancelledFlag.store(true, ordering: .sequentiallyConsistent)
+            if call.running.load(ordering: .sequentiallyConsistent) {
+                call.overran.store(true, ordering: .sequentiallyConsistent)
+                plugin.overrunning.wrappingAdd(1, ordering: .relaxed)
+                plugin.health.store(PluginHealth.degraded.rawValue, ordering: .relaxed)
+                logger.warning("plugin '\(plugin.name)' tool '\(entry.tool.name)' overran its \(limits.deadlineMilliseconds) ms deadline: answered timeout, plugin marked degraded until it returns")
+            }
+            finished(ToolErrors.result(.timeout, "\(name) did not answer within its \(limits.deadlineMilliseconds) ms deadline"))
+        }
+
+        let function = entry.function
+        let concurrencyKey = entry.concurrencyKey
+        let limited = limits.concurrentCalls != nil
+        plugin.executor.submit {
+            defer {
+                plugin.inFlight.wrappingAdd(-1, ordering: .relaxed)
+                if limited { plugin.limiter.release(concurrencyKey: concurrencyKey) }
+                // Answered at its deadline while inside the plugin; the plugin is back now.
+                if call.overran.load(ordering: .sequentiallyConsistent),
+                   plugin.overrunning.wrappingSubtract(1, ordering: .relaxed).newValue == 0 {
+                    plugin.health.store(PluginHealth.ok.rawValue, ordering: .relaxed)
+                    logger.notice("plugin '\(plugin.name)' returned from its overrun call: no longer degraded")
+                }
+            }
+            call.running.store(true, ordering: .sequentiallyConsistent)
+            if call.cancelledFlag.load(ordering: .sequentiallyConsistent) || call.isCancelled {
+                // Cancelled, or its deadline passed, while it waited for a thread: never started.
+                if call.claimAnswer() {
+                    DeadlineWatcher.shared.cancel(timer)
+                    finished(ToolErrors.result(.cancelled, "cancelled before it started"))
+                }
+                return
+            }
+            let token = HandleTable.shared.register(call: call)
+            let status = CurrentCall.with(token: token, state: call) {
+                function.function(plugin.table, bh_call(token: token), function.userData)
+            }
+            HandleTable.shared.unregister(call: token)
+            if call.claimAnswer() {
+                DeadlineWatcher.shared.cancel(timer)
+                finished(call.finish(status: status))
+            } else {
+                call.answer.withLock { $0.lent.releaseAll() }
+            }
+        }
         return CallCancellation(call: call)
+    }
+
+    /// A text block saying which arguments the policy clamped, for readers of the content.
+    private static func clampNote(_ clamped: [JSONValue]) -> JSONValue? {
+        guard !clamped.isEmpty else { return nil }
+        let parts = clamped.compactMap { c -> String? in
+            guard case .object(let o) = c, let f = o["field"]?.stringValue, let r = o["requested"], let a = o["applied"] else { return nil }
+            return "\(f) \(String(decoding: r.serialized(), as: UTF8.self)) → \(String(decoding: a.serialized(), as: UTF8.self))"
+        }
+        return ["type": "text", "text": .string("(clamped by policy: \(parts.joined(separator: ", ")))")]
     }
 
     /// Lets calls in flight finish, then calls each plugin's destroy.

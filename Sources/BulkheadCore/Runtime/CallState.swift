@@ -14,7 +14,20 @@ final class CallState: Sendable {
     let principal: Principal
     /// Monotonic nanoseconds at which the call times out, or nil.
     let deadline: UInt64?
+    /// Most bytes of text and structured content the plugin may hand back (the policy's result_bytes).
+    let resultLimit: Int
     let cancelledFlag = Atomic<Bool>(false)
+    /// The plugin's function is about to be or has been entered.
+    let running = Atomic<Bool>(false)
+    /// The deadline answered the caller while the plugin was inside the call.
+    let overran = Atomic<Bool>(false)
+    /// Set by whoever answers the caller first: the plugin's return, or the deadline.
+    private let answered = Atomic<Bool>(false)
+
+    /// True exactly once: for the first of the plugin's return and the deadline to get here.
+    func claimAnswer() -> Bool {
+        answered.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
 
     struct Answer: ~Copyable {
         var content: [JSONValue] = []
@@ -24,19 +37,20 @@ final class CallState: Sendable {
         var lent = BorrowedBytes()
         var argumentsJSON: bh_bytes?
         var caller: (principal: bh_bytes, tenant: bh_bytes, scopes: bh_bytes)?
+        /// The plugin tried to hand back more than resultLimit.
+        var overflowed = false
     }
 
     let answer = Mutex(Answer())
 
-    /// Largest result a call may produce, text and structured content together.
-    static let maxResultBytes = 32 << 20
-
-    init(plugin: PluginInstance, tool: String, arguments: JSONObject, principal: Principal, deadline: UInt64?) {
+    init(plugin: PluginInstance, tool: String, arguments: JSONObject, principal: Principal, deadline: UInt64?,
+         resultLimit: Int = Limits.defaults.resultBytes) {
         self.plugin = plugin
         self.tool = tool
         self.arguments = arguments
         self.principal = principal
         self.deadline = deadline
+        self.resultLimit = resultLimit
     }
 
     var isCancelled: Bool {
@@ -51,6 +65,9 @@ final class CallState: Sendable {
             defer { a.lent.releaseAll() }
             if let error = a.error {
                 return ToolErrors.result(error.kind, error.message)
+            }
+            if a.overflowed {
+                return ToolErrors.result(.tooLarge, "the result of '\(plugin.name).\(tool)' exceeds the \(resultLimit) bytes this plugin's policy allows (result_bytes)")
             }
             if status != BH_OK {
                 return ToolErrors.result(.internal, "plugin '\(plugin.name)' tool '\(tool)' returned \(StatusName.of(status)) without setting a result")

@@ -124,7 +124,10 @@ enum HostTable {
             guard let s = validatedUTF8(text, textLen) else { return BH_E_INVALID }
             return state.answer.withLock { a in
                 guard a.error == nil else { return BH_E_NOT_ALLOWED }
-                guard a.bytes + textLen <= CallState.maxResultBytes else { return BH_E_TOO_LARGE }
+                guard a.bytes + textLen <= state.resultLimit else {
+                    a.overflowed = true
+                    return BH_E_TOO_LARGE
+                }
                 a.bytes += textLen
                 a.content.append(["type": "text", "text": .string(s)])
                 return BH_OK
@@ -138,7 +141,10 @@ enum HostTable {
             else { return BH_E_INVALID }
             return state.answer.withLock { a in
                 guard a.error == nil, a.structured == nil else { return BH_E_NOT_ALLOWED }
-                guard a.bytes + jsonLen <= CallState.maxResultBytes else { return BH_E_TOO_LARGE }
+                guard a.bytes + jsonLen <= state.resultLimit else {
+                    a.overflowed = true
+                    return BH_E_TOO_LARGE
+                }
                 a.bytes += jsonLen
                 a.structured = value
                 return BH_OK

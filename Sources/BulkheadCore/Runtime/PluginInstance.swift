@@ -53,6 +53,10 @@ final class PluginInstance: @unchecked Sendable {
     let errors = Atomic<Int>(0)
     let inFlight = Atomic<Int>(0)
     let health = Atomic<Int>(PluginHealth.ok.rawValue)
+    /// Calls that overran their deadline and have not returned yet; the plugin is degraded while any do.
+    let overrunning = Atomic<Int>(0)
+    /// The policy's rate and concurrency counters.
+    let limiter = CallLimiter()
 
     var name: String { manifest.name }
 

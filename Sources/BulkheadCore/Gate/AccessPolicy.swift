@@ -1,0 +1,185 @@
+import BulkheadProtocol
+
+/// Who may see and call a plugin's tools, and within what limits: the
+/// `[[allow]]`, `[limits]` and `[clamp]` parts of that plugin's own
+/// policy.toml. Nothing is allowed unless a rule says so, and a policy that
+/// names a tool the plugin does not have is refused at load.
+public struct AccessPolicy: Sendable {
+    /// One `[[allow]]` rule: these callers may see and call these tools.
+    public struct Rule: Sendable {
+        /// Tool names of this plugin (without the plugin prefix); nil means every tool.
+        public var tools: Set<String>?
+        /// Principals allowed by name; "*" in the file means anyone.
+        public var principals: Set<String>
+        public var anyPrincipal: Bool
+        /// Callers holding any of these scopes are allowed.
+        public var scopes: Set<String>
+        /// When set, only callers whose tenant is listed.
+        public var tenants: Set<String>?
+
+        func allows(_ p: Principal, tool: String) -> Bool {
+            if let tools, !tools.contains(tool) { return false }
+            if let tenants, !tenants.contains(p.tenant) { return false }
+            return anyPrincipal || principals.contains(p.name) || p.scopes.contains(where: scopes.contains)
+        }
+    }
+
+    public var rules: [Rule]
+    /// Limits for every tool, then per tool (`[limits.<tool>]`), the latter winning.
+    public var limits: Limits
+    public var toolLimits: [String: Limits]
+    /// Arguments clamped into their schema bounds rather than refused, per tool.
+    public var clamps: [String: Set<String>]
+    /// False when the folder has no policy.toml: the plugin then serves nobody.
+    public var present: Bool
+
+    public static let denyAll = AccessPolicy(rules: [], limits: Limits(), toolLimits: [:], clamps: [:], present: false)
+
+    public func allows(_ p: Principal, tool: String) -> Bool {
+        rules.contains { $0.allows(p, tool: tool) }
+    }
+
+    /// The limits that apply to `tool`: its own where it sets them, else the plugin's, else the defaults.
+    public func effectiveLimits(for tool: String) -> Limits.Effective {
+        limits.overridden(by: toolLimits[tool]).effective
+    }
+
+    /// Reads the access part of a policy document, checking every tool name against the manifest.
+    static func parse(_ doc: JSONObject, tools: [String], problems: inout [String]) -> AccessPolicy {
+        let known = Set(tools)
+        func checkTool(_ name: String, _ context: String) -> Bool {
+            if known.contains(name) { return true }
+            problems.append("policy: \(context) names tool '\(name)', which the plugin does not have (it has \(tools.sorted().joined(separator: ", ")))")
+            return false
+        }
+        func strings(_ value: JSONValue?, _ context: String) -> [String]? {
+            guard let value else { return nil }
+            guard case .array(let items) = value, let list = Optional(items.compactMap(\.stringValue)), list.count == items.count else {
+                problems.append("policy: \(context) must be an array of strings")
+                return nil
+            }
+            return list
+        }
+
+        var rules: [Rule] = []
+        switch doc["allow"] {
+        case .array(let entries)?:
+            for (i, entry) in entries.enumerated() {
+                let ctx = "allow[\(i)]"
+                guard case .object(let t) = entry else {
+                    problems.append("policy: \(ctx) must be a table ([[allow]])")
+                    continue
+                }
+                for key in t.keys where !["tools", "principals", "scopes", "tenants"].contains(key) {
+                    problems.append("policy: \(ctx): unknown key '\(key)' (known: principals, scopes, tenants, tools)")
+                }
+                let toolList = strings(t["tools"], "\(ctx).tools")
+                if t["tools"] == nil { problems.append("policy: \(ctx) needs tools = [\"…\"] (or [\"*\"] for all)") }
+                var tools: Set<String>?
+                if let toolList, !toolList.contains("*") {
+                    tools = Set(toolList.filter { checkTool($0, ctx) })
+                }
+                let principals = strings(t["principals"], "\(ctx).principals") ?? []
+                let scopes = strings(t["scopes"], "\(ctx).scopes") ?? []
+                if principals.isEmpty && scopes.isEmpty {
+                    problems.append("policy: \(ctx) needs principals = [\"…\"] or scopes = [\"…\"] (principals = [\"*\"] allows anyone)")
+                }
+                let tenants = strings(t["tenants"], "\(ctx).tenants").map(Set.init)
+                rules.append(Rule(tools: tools, principals: Set(principals.filter { $0 != "*" }),
+                                  anyPrincipal: principals.contains("*"), scopes: Set(scopes), tenants: tenants))
+            }
+        case nil: break
+        default: problems.append("policy: allow must be an array of tables ([[allow]])")
+        }
+
+        var limits = Limits()
+        var toolLimits: [String: Limits] = [:]
+        switch doc["limits"] {
+        case .object(let table)?:
+            var plain = JSONObject()
+            for (key, value) in table {
+                if case .object(let perTool) = value {
+                    if checkTool(key, "[limits.\(key)]") {
+                        toolLimits[key] = Limits.parse(perTool, context: "limits.\(key)", problems: &problems)
+                    }
+                } else {
+                    plain[key] = value
+                }
+            }
+            limits = Limits.parse(plain, context: "limits", problems: &problems)
+        case nil: break
+        default: problems.append("policy: [limits] must be a table")
+        }
+
+        var clamps: [String: Set<String>] = [:]
+        switch doc["clamp"] {
+        case .object(let table)?:
+            for (tool, value) in table where checkTool(tool, "[clamp]") {
+                if let fields = strings(value, "clamp.\(tool)") { clamps[tool] = Set(fields) }
+            }
+        case nil: break
+        default: problems.append("policy: [clamp] must be a table")
+        }
+        return AccessPolicy(rules: rules, limits: limits, toolLimits: toolLimits, clamps: clamps, present: true)
+    }
+}
+
+/// The limits a policy sets for a plugin or one of its tools. Unset fields fall back.
+public struct Limits: Sendable {
+    public var deadlineMilliseconds: Int?
+    public var argumentBytes: Int?
+    public var resultBytes: Int?
+    public var concurrentCalls: Int?
+    public var callsPerMinute: Int?
+
+    /// What applies when the operator set nothing.
+    public static let defaults = Effective(deadlineMilliseconds: 30_000, argumentBytes: 1 << 20,
+                                           resultBytes: 16 << 20, concurrentCalls: nil, callsPerMinute: nil)
+
+    public struct Effective: Sendable, Equatable {
+        public var deadlineMilliseconds: Int
+        public var argumentBytes: Int
+        public var resultBytes: Int
+        /// nil: no limit beyond the plugin's threads.
+        public var concurrentCalls: Int?
+        public var callsPerMinute: Int?
+    }
+
+    func overridden(by other: Limits?) -> Limits {
+        guard let other else { return self }
+        return Limits(deadlineMilliseconds: other.deadlineMilliseconds ?? deadlineMilliseconds,
+                      argumentBytes: other.argumentBytes ?? argumentBytes,
+                      resultBytes: other.resultBytes ?? resultBytes,
+                      concurrentCalls: other.concurrentCalls ?? concurrentCalls,
+                      callsPerMinute: other.callsPerMinute ?? callsPerMinute)
+    }
+
+    var effective: Effective {
+        let d = Self.defaults
+        return Effective(deadlineMilliseconds: deadlineMilliseconds ?? d.deadlineMilliseconds,
+                         argumentBytes: argumentBytes ?? d.argumentBytes,
+                         resultBytes: resultBytes ?? d.resultBytes,
+                         concurrentCalls: concurrentCalls ?? d.concurrentCalls,
+                         callsPerMinute: callsPerMinute ?? d.callsPerMinute)
+    }
+
+    static func parse(_ t: JSONObject, context: String, problems: inout [String]) -> Limits {
+        var l = Limits()
+        for (key, value) in t {
+            guard let n = value.intValue, n > 0, n <= Int64(Int32.max) else {
+                problems.append("policy: \(context).\(key) must be a positive integer")
+                continue
+            }
+            switch key {
+            case "deadline_ms": l.deadlineMilliseconds = Int(n)
+            case "argument_bytes": l.argumentBytes = Int(n)
+            case "result_bytes": l.resultBytes = Int(n)
+            case "concurrent_calls": l.concurrentCalls = Int(n)
+            case "calls_per_minute": l.callsPerMinute = Int(n)
+            default:
+                problems.append("policy: \(context): unknown limit '\(key)' (known: argument_bytes, calls_per_minute, concurrent_calls, deadline_ms, result_bytes)")
+            }
+        }
+        return l
+    }
+}
