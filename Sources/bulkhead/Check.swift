@@ -34,6 +34,7 @@ struct Check: ParsableCommand {
             print("capability:  \(cap.name) (\(cap.kind)) — \(cap.reason)")
             print("             requested: \(cap.requested); granted: \(cap.granted); effective: \(cap.effective)")
         }
+        for note in report.notes { print("note: \(note)") }
         for problem in report.problems { print("problem: \(problem)") }
         print(report.ok ? "ok" : "\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s")")
         if !report.ok { throw ExitCode(1) }

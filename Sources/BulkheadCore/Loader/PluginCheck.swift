@@ -13,6 +13,7 @@ public struct PluginCheckReport: Sendable {
     public var tools: [(name: String, access: String, registered: Bool)] = []
     /// Each capability: what the manifest requests, what policy.toml grants, what the plugin gets.
     public var capabilities: [(name: String, kind: String, requested: String, granted: String, effective: String, reason: String)] = []
+    public var notes: [String] = []
     public var problems: [String] = []
 
     public var ok: Bool { problems.isEmpty }
@@ -33,6 +34,7 @@ public struct PluginCheckReport: Sendable {
         out.concurrency = report.concurrency
         out.tools = (report.manifest?.tools ?? []).map { ($0.name, $0.access.rawValue, report.registered.contains($0.name)) }
         out.capabilities = report.capabilities.map { ($0.name, $0.kind.rawValue, $0.requested, $0.granted, $0.effective, $0.reason) }
+        out.notes = report.notes
         out.problems = report.problems
         instance?.shutdown()
         return out

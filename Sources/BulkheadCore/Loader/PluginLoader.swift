@@ -19,6 +19,8 @@ struct PluginLoader {
         var registered: [String] = []
         var concurrency: String?
         var capabilities: [CapabilitySet.Row] = []
+        /// Worth telling the operator, but no reason to refuse.
+        var notes: [String] = []
         var problems: [String] = []
     }
 
@@ -43,6 +45,12 @@ struct PluginLoader {
         } catch {
             report.problems = error.problems
             return (nil, report)
+        }
+        report.notes = manifest.notes
+        if !policy.access.present {
+            report.notes.append("no \(PluginPolicy.fileName): deny by default, so this plugin serves nobody until its operator writes one")
+        } else if policy.access.rules.isEmpty {
+            report.notes.append("\(PluginPolicy.fileName) has no [[allow]] rule: this plugin serves nobody")
         }
         let (capabilities, capabilityProblems) = CapabilitySet.resolve(
             requests: manifest.capabilities, grants: policy.grants,
