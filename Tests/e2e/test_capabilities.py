@@ -107,6 +107,10 @@ timeout_ms = 5000
 [[allow]]
 tools = ["try"]
 principals = ["*"]
+
+[[preapprove]]   # try is declared a write; these tests are about capabilities, not consent
+tools = ["try"]
+principals = ["*"]
 {extra}
 """
     )

@@ -122,9 +122,18 @@ def test_docs_tenant_by_principal(plugin_dir, serve):
 # --------------------------------------------------------------------------- tickets
 
 
+def preapproved_writes(pd):
+    """These tests are about the ticket system, not consent (test_consent.py is):
+    the copied tickets policy pre-approves every write for alice and bob."""
+    policy = pd.path / "tickets" / "policy.toml"
+    policy.write_text(policy.read_text()
+                      + '\n[[preapprove]]\ntools = ["create", "comment", "close"]\nprincipals = ["alice", "bob"]\n')
+    return pd
+
+
 @pytest.fixture
 def tickets(plugin_dir, serve):
-    pd = plugin_dir("tickets")
+    pd = preapproved_writes(plugin_dir("tickets"))
     s = serve(pd, config=CONFIG)  # alice, tenant acme
     s.initialize()
     s.data_dir = pd.data_dirs["tickets"]
@@ -219,7 +228,7 @@ def test_tickets_list_newest_first_and_limit(tickets):
 
 
 def test_tickets_survive_restart(plugin_dir, serve):
-    pd = plugin_dir("tickets")
+    pd = preapproved_writes(plugin_dir("tickets"))
     s = serve(pd, config=CONFIG)
     tid = sc(create_ticket(s, "Persistent", meta=modern_meta()))["id"]
     assert s.shutdown() == 0
@@ -229,7 +238,7 @@ def test_tickets_survive_restart(plugin_dir, serve):
 
 
 def test_tickets_tenants_are_isolated(plugin_dir, serve):
-    pd = plugin_dir("tickets")
+    pd = preapproved_writes(plugin_dir("tickets"))
     alice = serve(pd, config=CONFIG)
     a_id = sc(create_ticket(alice, "acme secret", meta=modern_meta()))["id"]
     assert alice.shutdown() == 0

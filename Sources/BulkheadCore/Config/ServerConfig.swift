@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BulkheadProtocol
 
 /// Who may ask: a name, the tenant the request runs in, and scopes.
@@ -21,8 +24,19 @@ public struct Principal: Sendable, Hashable {
 public struct ServerConfig: Sendable {
     public var principals: [String: Principal]
     public var defaultPrincipal: String
+    /// The key consent requestStates are sealed with. Nil: a random one per start
+    /// (set it, `[consent] key_file` or `key_env`, so several servers behind a
+    /// load balancer accept each other's). Never logged.
+    public var consentKey: [UInt8]?
+    /// How long a consent request may wait for its answer.
+    public var consentTTLSeconds: Int = 300
 
     public static let empty = ServerConfig(principals: ["local": .local], defaultPrincipal: "local")
+
+    public init(principals: [String: Principal], defaultPrincipal: String) {
+        self.principals = principals
+        self.defaultPrincipal = defaultPrincipal
+    }
 
     public static func load(path: String) throws(LoadProblems) -> ServerConfig {
         let doc: JSONObject
@@ -54,7 +68,40 @@ public struct ServerConfig: Sendable {
         }
         let def = doc["default_principal"]?.stringValue ?? principals.keys.sorted().first ?? ""
         if principals[def] == nil { problems.append("default_principal '\(def)' is not defined under [principals]") }
+        var consentKey: [UInt8]?
+        var ttl = 300
+        switch doc["consent"] {
+        case .object(let c)?:
+            for key in c.keys where !["key_file", "key_env", "ttl_seconds"].contains(key) {
+                problems.append("[consent]: unknown key '\(key)' (known: key_env, key_file, ttl_seconds)")
+            }
+            if let file = c["key_file"]?.stringValue {
+                if let text = FileIO.readText(file, limit: 4096) {
+                    consentKey = Array(text.utf8)
+                } else {
+                    problems.append("[consent] key_file \(file) cannot be read")
+                }
+            } else if let env = c["key_env"]?.stringValue {
+                if let raw = getenv(env) { consentKey = Array(String(cString: raw).utf8) } else {
+                    problems.append("[consent] key_env: environment variable \(env) is not set")
+                }
+            }
+            while let last = consentKey?.last, last == 10 || last == 13 { consentKey?.removeLast() }
+            if let k = consentKey, k.count < 32 {
+                problems.append("[consent]: the key must be at least 32 bytes (it has \(k.count)); `openssl rand -hex 32` makes one")
+            }
+            if let t = c["ttl_seconds"] {
+                if let n = t.intValue, n > 0, n <= 86_400 { ttl = Int(n) } else {
+                    problems.append("[consent] ttl_seconds must be from 1 to 86400")
+                }
+            }
+        case nil: break
+        default: problems.append("[consent] must be a table")
+        }
         guard problems.isEmpty else { throw LoadProblems(problems.map { "\(path): \($0)" }) }
-        return ServerConfig(principals: principals, defaultPrincipal: def)
+        var config = ServerConfig(principals: principals, defaultPrincipal: def)
+        config.consentKey = consentKey
+        config.consentTTLSeconds = ttl
+        return config
     }
 }

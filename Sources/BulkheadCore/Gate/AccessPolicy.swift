@@ -25,6 +25,9 @@ public struct AccessPolicy: Sendable {
     }
 
     public var rules: [Rule]
+    /// `[[preapprove]]`: write tools these callers may call without being asked
+    /// for consent each time (trusted automation); the audit records it as such.
+    public var preapproved: [Rule]
     /// Limits for every tool, then per tool (`[limits.<tool>]`), the latter winning.
     public var limits: Limits
     public var toolLimits: [String: Limits]
@@ -33,10 +36,15 @@ public struct AccessPolicy: Sendable {
     /// False when the folder has no policy.toml: the plugin then serves nobody.
     public var present: Bool
 
-    public static let denyAll = AccessPolicy(rules: [], limits: Limits(), toolLimits: [:], clamps: [:], present: false)
+    public static let denyAll = AccessPolicy(rules: [], preapproved: [], limits: Limits(), toolLimits: [:], clamps: [:],
+                                             present: false)
 
     public func allows(_ p: Principal, tool: String) -> Bool {
         rules.contains { $0.allows(p, tool: tool) }
+    }
+
+    public func preapproves(_ p: Principal, tool: String) -> Bool {
+        preapproved.contains { $0.allows(p, tool: tool) }
     }
 
     /// The limits that apply to `tool`: its own where it sets them, else the plugin's, else the defaults.
@@ -61,13 +69,14 @@ public struct AccessPolicy: Sendable {
             return list
         }
 
+        func parseRules(_ key: String) -> [Rule] {
         var rules: [Rule] = []
-        switch doc["allow"] {
+        switch doc[key] {
         case .array(let entries)?:
             for (i, entry) in entries.enumerated() {
-                let ctx = "allow[\(i)]"
+                let ctx = "\(key)[\(i)]"
                 guard case .object(let t) = entry else {
-                    problems.append("policy: \(ctx) must be a table ([[allow]])")
+                    problems.append("policy: \(ctx) must be a table ([[\(key)]])")
                     continue
                 }
                 for key in t.keys where !["tools", "principals", "scopes", "tenants"].contains(key) {
@@ -89,8 +98,12 @@ public struct AccessPolicy: Sendable {
                                   anyPrincipal: principals.contains("*"), scopes: Set(scopes), tenants: tenants))
             }
         case nil: break
-        default: problems.append("policy: allow must be an array of tables ([[allow]])")
+        default: problems.append("policy: \(key) must be an array of tables ([[\(key)]])")
         }
+        return rules
+        }
+        let rules = parseRules("allow")
+        let preapproved = parseRules("preapprove")
 
         var limits = Limits()
         var toolLimits: [String: Limits] = [:]
@@ -120,7 +133,8 @@ public struct AccessPolicy: Sendable {
         case nil: break
         default: problems.append("policy: [clamp] must be a table")
         }
-        return AccessPolicy(rules: rules, limits: limits, toolLimits: toolLimits, clamps: clamps, present: true)
+        return AccessPolicy(rules: rules, preapproved: preapproved, limits: limits, toolLimits: toolLimits,
+                            clamps: clamps, present: true)
     }
 }
 

@@ -40,8 +40,8 @@ public struct PluginPolicy: Sendable {
         let grants = CapabilityGrant.parseAll(doc["grants"], requests: manifest.capabilities, folder: folder,
                                               problems: &problems)
         let access = AccessPolicy.parse(doc, tools: manifest.tools.map(\.name), problems: &problems)
-        for key in doc.keys where !["config", "grants", "allow", "limits", "clamp"].contains(key) {
-            problems.append("policy: unknown table or key '\(key)' (known: allow, clamp, config, grants, limits)")
+        for key in doc.keys where !["config", "grants", "allow", "preapprove", "limits", "clamp"].contains(key) {
+            problems.append("policy: unknown table or key '\(key)' (known: allow, clamp, config, grants, limits, preapprove)")
         }
         guard problems.isEmpty else { throw LoadProblems(problems) }
         return PluginPolicy(config: config, grants: grants, access: access)

@@ -30,6 +30,7 @@ public final class PluginHost: ToolProvider {
     private let plugins: [PluginInstance]
     private let board: StatusBoard
     private let config: ServerConfig
+    private let consent: ConsentGate
     private let logger: Logger
 
     /// Loaded plugin names, in load order.
@@ -43,6 +44,8 @@ public final class PluginHost: ToolProvider {
     public init(directory: String, config: ServerConfig = .empty, logger: Logger) {
         self.config = config
         self.logger = logger
+        self.consent = ConsentGate(seal: ConsentSeal(key: config.consentKey ?? ConsentSeal.randomKey(),
+                                                     ttlMilliseconds: Int64(config.consentTTLSeconds) * 1000))
         let board = StatusBoard()
         self.board = board
         let loader = PluginLoader(logger: logger, board: board)
@@ -164,6 +167,32 @@ public final class PluginHost: ToolProvider {
             return nil
         }
         if !checked.clamped.isEmpty { provenance["clamped"] = .array(checked.clamped) }
+
+        // Consent, for writes: possibly after a round trip to the client's human.
+        let cancellation = CallCancellation()
+        consent.decide(plugin: plugin.name, tool: entry.tool, principal: principal, arguments: checked.arguments,
+                       preapproved: plugin.policy.access.preapproves(principal, tool: entry.tool.name),
+                       context: context) { [self, provenance] verdict in
+            switch verdict {
+            case .refuse(let result): refuse(result)
+            case .ask(let requests, let state): complete(.inputRequired(inputRequests: requests, requestState: state))
+            case .proceed(let how):
+                var provenance = provenance
+                if entry.tool.access == .write { provenance["consent"] = .string(how) }
+                dispatch(entry, name: name, principal: principal, arguments: checked.arguments, clamped: checked.clamped,
+                         provenance: provenance, cancellation: cancellation, refuse: refuse, complete: complete)
+            }
+        }
+        return cancellation
+    }
+
+    /// After the gate said yes: rate and concurrency, the deadline, the plugin's thread.
+    private func dispatch(_ entry: Entry, name: String, principal: Principal, arguments: JSONObject, clamped: [JSONValue],
+                          provenance: JSONObject, cancellation: CallCancellation,
+                          refuse: @escaping @Sendable (ToolResult) -> Void,
+                          complete: @escaping @Sendable (ToolCallOutcome) -> Void) {
+        let plugin = entry.plugin
+        let limits = entry.limits
         let now = MonotonicClock.now()
         if limits.callsPerMinute != nil || limits.concurrentCalls != nil {
             if case .busy(let reason, let retry) = plugin.limiter.admit(
@@ -172,14 +201,16 @@ public final class PluginHost: ToolProvider {
             {
                 refuse(ToolErrors.result(.unavailable, "\(name) is busy: \(reason); retry in \(retry) ms",
                                          extra: ["retryAfterMs": .int(Int64(retry))]))
-                return nil
+                return
             }
         }
 
         let deadline = now + UInt64(limits.deadlineMilliseconds) * 1_000_000
-        let call = CallState(plugin: plugin, tool: entry.tool.name, arguments: checked.arguments, principal: principal,
+        let call = CallState(plugin: plugin, tool: entry.tool.name, arguments: arguments, principal: principal,
                              deadline: deadline, resultLimit: limits.resultBytes)
-        let clampNote = Self.clampNote(checked.clamped)
+        // A cancel that arrived while consent was being asked for applies at once.
+        guard cancellation.attach(call) else { return }
+        let clampNote = Self.clampNote(clamped)
         let finished: @Sendable (ToolResult) -> Void = { [provenance] result in
             var result = result
             if result.isError { plugin.errors.wrappingAdd(1, ordering: .relaxed) }
@@ -242,7 +273,6 @@ public final class PluginHost: ToolProvider {
                 call.answer.withLock { $0.lent.releaseAll() }
             }
         }
-        return CallCancellation(call: call)
     }
 
     /// A text block saying which arguments the policy clamped, for readers of the content.
@@ -264,10 +294,30 @@ public final class PluginHost: ToolProvider {
     public func statusJSON() -> JSONValue { board.snapshot() }
 }
 
-/// Cancels one call: sets the flag the plugin polls with is_cancelled.
-private struct CallCancellation: ToolCallCancellation {
-    let call: CallState
+/// Cancels one call: sets the flag the plugin polls with is_cancelled. The
+/// call may not exist yet (consent is being asked for); a cancel then stops
+/// it from ever being dispatched.
+private final class CallCancellation: ToolCallCancellation, Sendable {
+    private struct State: ~Copyable {
+        var call: CallState?
+        var cancelled = false
+    }
+    private let state = Mutex(State())
+
+    /// Attaches the dispatched call; false when a cancel came first.
+    func attach(_ call: CallState) -> Bool {
+        state.withLock { s in
+            guard !s.cancelled else { return false }
+            s.call = call
+            return true
+        }
+    }
+
     func cancel(reason: String?) {
-        call.cancelledFlag.store(true, ordering: .relaxed)
+        let call = state.withLock { s in
+            s.cancelled = true
+            return s.call
+        }
+        call?.cancelledFlag.store(true, ordering: .relaxed)
     }
 }

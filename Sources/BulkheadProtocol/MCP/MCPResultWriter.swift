@@ -139,6 +139,19 @@ struct MCPResultWriter: Sendable {
     }
 
     /// `tools/call`: MCP's CallToolResult.
+    /// A 2026-07-28 `input_required` result of `tools/call`.
+    func inputRequired(_ requests: JSONObject, requestState: String, into out: inout [UInt8]) {
+        out.appendLiteral(#"{"resultType":"input_required","inputRequests":"#)
+        JSONValue.object(requests).serialize(into: &out)
+        out.appendLiteral(#","requestState":"#)
+        JSONOutput.writeString(requestState, into: &out)
+        out.appendLiteral(#","_meta":{"#)
+        JSONOutput.writeString(MCPProtocol.serverInfoKey, into: &out)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: serverInfo)
+        out.appendLiteral("}}")
+    }
+
     func toolResult(_ result: ToolResult, stateless: Bool, into out: inout [UInt8]) {
         out.appendLiteral(#"{"content":["#)
         var first = true

@@ -74,3 +74,10 @@ extension MCPServer {
         }
     }
 }
+
+extension MCPServer: ClientRequester {
+    public func request(method: String, params: JSONObject,
+                        completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void) {
+        sendRequest(method: method, params: params, completion: completion)
+    }
+}

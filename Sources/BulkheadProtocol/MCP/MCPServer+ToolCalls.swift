@@ -32,6 +32,14 @@ extension MCPServer {
         }
 
         let stateless = context.era.isStateless
+        var context = context
+        if stateless {
+            // A retry after input_required carries the answers and the state to resume from.
+            context.inputResponses = params?["inputResponses"]?.objectValue
+            context.requestState = params?["requestState"]?.stringValue
+        } else {
+            context.clientRequests = self
+        }
         // The provider may call `complete` on any thread, even before callTool returns.
         let cancellation = provider.callTool(name: name, arguments: arguments, context: context) { outcome in
             self.finishCall(id: id, serial: serial, stateless: stateless, outcome: outcome)
@@ -75,6 +83,12 @@ extension MCPServer {
             sendResult(id: id, capacity: 256) { results.toolResult(result, stateless: stateless, into: &$0) }
         case .unknownTool(let name):
             sendError(id: id, .invalidParams("Unknown tool: \(name)"))
+        case .inputRequired(let requests, let requestState):
+            if stateless {
+                sendResult(id: id, capacity: 512) { results.inputRequired(requests, requestState: requestState, into: &$0) }
+            } else {
+                sendError(id: id, .internalError("input_required is a 2026-07-28 result; this request is in the handshake era"))
+            }
         case .error(let error):
             sendError(id: id, error)
         }

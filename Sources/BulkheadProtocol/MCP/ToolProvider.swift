@@ -35,6 +35,13 @@ public struct RequestContext: Sendable {
     public var principal: String?
     /// The JSON-RPC id of the request, for logs and audit.
     public var requestID: JSONRPCID?
+    /// 2026-07-28 multi-round-trip retries: the client's answers to an earlier
+    /// `input_required` result, and the `requestState` it echoed back.
+    public var inputResponses: JSONObject?
+    public var requestState: String?
+    /// Where the provider can send server→client requests (`elicitation/create`)
+    /// mid-call: set in the handshake era, nil in the stateless one, which has none.
+    public var clientRequests: (any ClientRequester)?
 
     public init(era: ProtocolEra, clientCapabilities: JSONObject = [:], clientInfo: JSONObject? = nil,
                 principal: String? = nil, requestID: JSONRPCID? = nil) {
@@ -95,11 +102,21 @@ public enum ToolCallOutcome: Sendable {
     /// No tool of that name exists for this caller: the protocol layer answers
     /// with the JSON-RPC error the spec names (-32602, "Unknown tool").
     case unknownTool(String)
+    /// 2026-07-28 only: the call needs input from the client first. Answered as a
+    /// result with `resultType: "input_required"`; the client retries the call with
+    /// `inputResponses` (keyed like `inputRequests`) and this `requestState`.
+    case inputRequired(inputRequests: JSONObject, requestState: String)
     /// A protocol-level failure the provider names itself, answered as this JSON-RPC
     /// error: e.g. -32021 when the call needs a client capability the request did not
     /// declare, or -32603 for an internal fault. Tool faults belong in `.result` with
     /// `isError`, where the model can see them.
     case error(JSONRPCErrorObject)
+}
+
+/// Sends a request to the client and hands its answer to `completion`, exactly once.
+public protocol ClientRequester: Sendable {
+    func request(method: String, params: JSONObject,
+                 completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void)
 }
 
 /// Returned by `callTool`, so the protocol layer can pass on `notifications/cancelled`.
