@@ -36,7 +36,7 @@ fixtures:
 # As the example configuration's default principal (alice); `make run PRINCIPAL=ops` for another.
 PRINCIPAL ?=
 run: build
-	exec $(BIN) serve --plugins plugins --config bulkhead.toml $(if $(PRINCIPAL),--principal $(PRINCIPAL))
+	exec $(BIN) serve --plugins plugins --config bulkhead.toml --audit var/audit.jsonl $(if $(PRINCIPAL),--principal $(PRINCIPAL))
 
 check-plugins: build
 	@for m in plugins/*/manifest.toml; do $(BIN) check $$(dirname $$m) || exit 1; done

@@ -16,8 +16,9 @@ let package = Package(
     targets: [
         // The C ABI (include/bulkhead/bulkhead.h) as a Swift module, plus small syscall shims.
         .target(name: "CBulkhead"),
-        // Outbound HTTP for the http capability: libcurl's easy interface behind a small C API.
-        .target(name: "CHTTPClient", linkerSettings: [.linkedLibrary("curl")]),
+        // Outbound HTTP for the http capability: libcurl's easy interface behind a small C API,
+        // opened with dlopen on first use (see http_client.c).
+        .target(name: "CHTTPClient"),
         // JSON, JSON-RPC and MCP of both protocol eras, and the stdio transport. Knows nothing of plugins.
         .target(name: "BulkheadProtocol"),
         // Plugins: manifests, the loader, the host table, executors and the tool registry. Knows nothing of transports.

@@ -1,14 +1,71 @@
 #include "CHTTPClient.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/*
+ * libcurl is opened on first use, not linked: with its dependencies (TLS,
+ * Kerberos, LDAP, ...) it adds some 30 libraries and over 6 MiB of resident
+ * memory to every process, and most servers grant no plugin any HTTP.
+ */
+static struct {
+    int ok;
+    CURLcode (*global_init)(long);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    void (*easy_cleanup)(CURL *);
+    const char *(*easy_strerror)(CURLcode);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+    CURLU *(*url)(void);
+    void (*url_cleanup)(CURLU *);
+    CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+    CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+    void (*free)(void *);
+} lib;
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static void global_init(void)
+{
+    void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return;
+#define BIND(field, symbol) *(void **)&lib.field = dlsym(h, symbol)
+    BIND(global_init, "curl_global_init");
+    BIND(easy_init, "curl_easy_init");
+    BIND(easy_setopt, "curl_easy_setopt");
+    BIND(easy_perform, "curl_easy_perform");
+    BIND(easy_getinfo, "curl_easy_getinfo");
+    BIND(easy_cleanup, "curl_easy_cleanup");
+    BIND(easy_strerror, "curl_easy_strerror");
+    BIND(slist_append, "curl_slist_append");
+    BIND(slist_free_all, "curl_slist_free_all");
+    BIND(url, "curl_url");
+    BIND(url_cleanup, "curl_url_cleanup");
+    BIND(url_set, "curl_url_set");
+    BIND(url_get, "curl_url_get");
+    BIND(free, "curl_free");
+#undef BIND
+    lib.ok = lib.global_init && lib.easy_init && lib.easy_setopt && lib.easy_perform && lib.easy_getinfo &&
+             lib.easy_cleanup && lib.easy_strerror && lib.slist_append && lib.slist_free_all && lib.url &&
+             lib.url_cleanup && lib.url_set && lib.url_get && lib.free &&
+             lib.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+/* Opens libcurl once; false when it is not installed (then nothing here works). */
+static int have_curl(void)
+{
+    pthread_once(&once, global_init);
+    return lib.ok;
+}
 
 typedef struct growing {
     char *ptr;
@@ -77,9 +134,9 @@ static bhc_http_error origin_of(CURLU *u, bhc_origin *out)
 {
     char *scheme = NULL, *host = NULL, *port = NULL;
     bhc_http_error err = BHC_INVALID;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+    if (lib.url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        lib.url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        lib.url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
         strlen(scheme) < sizeof out->scheme && strlen(host) < sizeof out->host) {
         strcpy(out->scheme, scheme);
         strcpy(out->host, host);
@@ -89,17 +146,17 @@ static bhc_http_error origin_of(CURLU *u, bhc_origin *out)
         if ((strcmp(out->scheme, "http") == 0 || strcmp(out->scheme, "https") == 0) && out->port > 0)
             err = BHC_OK;
     }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
+    lib.free(scheme);
+    lib.free(host);
+    lib.free(port);
     return err;
 }
 
 static CURLU *parse(const char *url)
 {
-    CURLU *u = curl_url();
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        curl_url_cleanup(u);
+    CURLU *u = lib.url();
+    if (u && lib.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        lib.url_cleanup(u);
         return NULL;
     }
     return u;
@@ -107,12 +164,13 @@ static CURLU *parse(const char *url)
 
 bhc_http_error bhc_url_origin(const char *url, bhc_origin *out)
 {
-    pthread_once(&once, global_init);
+    if (!have_curl())
+        return BHC_INVALID;
     CURLU *u = parse(url);
     if (!u)
         return BHC_INVALID;
     bhc_http_error err = origin_of(u, out);
-    curl_url_cleanup(u);
+    lib.url_cleanup(u);
     return err;
 }
 
@@ -141,7 +199,7 @@ static struct curl_slist *header_list(const char *headers, size_t len, int *bad)
                 *bad = 1;
                 break;
             }
-            struct curl_slist *grown = curl_slist_append(list, line);
+            struct curl_slist *grown = lib.slist_append(list, line);
             free(line);
             if (!grown) {
                 *bad = 1;
@@ -161,72 +219,75 @@ bhc_http_error bhc_http_perform(const char *method, const char *url, const bhc_o
                                 bhc_cancel_fn cancel, void *cancel_context,
                                 bhc_http_result *out)
 {
-    pthread_once(&once, global_init);
     memset(out, 0, sizeof *out);
+    if (!have_curl()) {
+        snprintf(out->message, sizeof out->message, "libcurl (libcurl.so.4) is not installed on this machine");
+        return BHC_IO;
+    }
 
     CURLU *u = parse(url);
     bhc_origin seen;
     if (!u || origin_of(u, &seen) != BHC_OK) {
         snprintf(out->message, sizeof out->message, "not an absolute http or https URL");
-        curl_url_cleanup(u);
+        lib.url_cleanup(u);
         return BHC_INVALID;
     }
     if (strcmp(seen.scheme, allowed->scheme) != 0 || strcmp(seen.host, allowed->host) != 0 ||
         seen.port != allowed->port) {
         snprintf(out->message, sizeof out->message, "origin %s://%s:%ld is not the one allowed",
                  seen.scheme, seen.host, seen.port);
-        curl_url_cleanup(u);
+        lib.url_cleanup(u);
         return BHC_FORBIDDEN;
     }
 
     int bad = 0;
     struct curl_slist *list = header_list(headers, headers_len, &bad);
-    CURL *h = curl_easy_init();
+    CURL *h = lib.easy_init();
     if (bad || !h) {
         snprintf(out->message, sizeof out->message, bad ? "malformed request header line" : "out of memory");
-        curl_slist_free_all(list);
-        curl_url_cleanup(u);
+        lib.slist_free_all(list);
+        lib.url_cleanup(u);
         if (h)
-            curl_easy_cleanup(h);
+            lib.easy_cleanup(h);
         return BHC_INVALID;
     }
 
     growing got_body = {.max = max_bytes}, got_headers = {.max = 256 * 1024};
     cancel_ctx cc = {cancel, cancel_context, 0};
-    curl_easy_setopt(h, CURLOPT_CURLU, u);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &got_body);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &got_headers);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &cc);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "bulkhead");
+    lib.easy_setopt(h, CURLOPT_CURLU, u);
+    lib.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    lib.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    lib.easy_setopt(h, CURLOPT_NOPROXY, "*");
+    lib.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    lib.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
+    lib.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
+    lib.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    lib.easy_setopt(h, CURLOPT_WRITEDATA, &got_body);
+    lib.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    lib.easy_setopt(h, CURLOPT_HEADERDATA, &got_headers);
+    lib.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    lib.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    lib.easy_setopt(h, CURLOPT_XFERINFODATA, &cc);
+    lib.easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    lib.easy_setopt(h, CURLOPT_USERAGENT, "bulkhead");
     if (method && *method && strcasecmp(method, "GET") != 0) {
         if (strcasecmp(method, "HEAD") == 0)
-            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+            lib.easy_setopt(h, CURLOPT_NOBODY, 1L);
         else
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+            lib.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
     if (body_len > 0 || (method && (strcasecmp(method, "POST") == 0 || strcasecmp(method, "PUT") == 0 ||
                                     strcasecmp(method, "PATCH") == 0))) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_len ? body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        lib.easy_setopt(h, CURLOPT_POSTFIELDS, body_len ? body : "");
+        lib.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
         if (!method || !*method)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+            lib.easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
     }
 
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = lib.easy_perform(h);
     bhc_http_error err = BHC_OK;
     if (rc == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+        lib.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
     } else if (cc.fired || rc == CURLE_ABORTED_BY_CALLBACK) {
         err = BHC_CANCELLED;
     } else if (got_body.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -237,7 +298,7 @@ bhc_http_error bhc_http_perform(const char *method, const char *url, const bhc_o
         err = BHC_IO;
     }
     if (err != BHC_OK)
-        snprintf(out->message, sizeof out->message, "%s", curl_easy_strerror(rc));
+        snprintf(out->message, sizeof out->message, "%s", lib.easy_strerror(rc));
     if (err == BHC_OK) {
         out->body = got_body.ptr ? got_body.ptr : calloc(1, 1);
         out->body_len = got_body.len;
@@ -247,9 +308,9 @@ bhc_http_error bhc_http_perform(const char *method, const char *url, const bhc_o
         free(got_body.ptr);
         free(got_headers.ptr);
     }
-    curl_easy_cleanup(h);
-    curl_slist_free_all(list);
-    curl_url_cleanup(u);
+    lib.easy_cleanup(h);
+    lib.slist_free_all(list);
+    lib.url_cleanup(u);
     return err;
 }
 

@@ -15,11 +15,13 @@ struct Bulkhead: ParsableCommand {
 
               bulkhead serve --plugins ./plugins        serve over stdio
               bulkhead check ./plugins/docs             check one plugin folder
+              bulkhead audit verify var/audit.jsonl     check the audit trail's hash chain
+              bulkhead audit query var/audit.jsonl --failed   find calls without a transcript
 
             A plugin that cannot be loaded is refused with one line on stderr
             naming it and the reason; the others keep serving.
             """,
         version: version,
-        subcommands: [Serve.self, Check.self]
+        subcommands: [Serve.self, Check.self, Audit.self]
     )
 }

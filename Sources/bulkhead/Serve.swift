@@ -26,6 +26,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Principal this stdio process serves (default: the config's default_principal).", valueName: "name"))
     var principal: String?
 
+    @Option(name: .long, help: ArgumentHelp("Append the audit trail (hash-chained JSON lines) to this file; overrides [audit] path.", valueName: "file"))
+    var audit: String?
+
     @Option(name: .long, help: ArgumentHelp("Least severe log level on stderr: trace, debug, info, notice, warning, error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -55,8 +58,18 @@ struct Serve: ParsableCommand {
         // stdin steal a client's message.
         let (protocolIn, protocolOut) = StdioIsolation.takeOverStandardStreams()
 
+        var auditLog: AuditLog?
+        if let path = audit ?? serverConfig.auditPath {
+            do {
+                auditLog = try AuditLog(path: path)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            logger.info("auditing every call to \(path)")
+        }
+
         let directory = plugins ?? BundledPaths.pluginsDirectory()
-        let host = PluginHost(directory: directory, config: serverConfig, logger: logger)
+        let host = PluginHost(directory: directory, config: serverConfig, audit: auditLog, logger: logger)
         logger.info("serving \(host.pluginNames.count) plugins from \(directory) as principal '\(principalName)'; \(host.refusals.count) refused")
 
         let transport = StdioTransport(input: protocolIn, output: protocolOut)
@@ -73,5 +86,6 @@ struct Serve: ParsableCommand {
         transport.run(server: server, drainTimeout: .seconds(10))
         server.close()
         host.shutdown()
+        auditLog?.close()
     }
 }

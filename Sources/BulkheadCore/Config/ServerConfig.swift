@@ -30,6 +30,8 @@ public struct ServerConfig: Sendable {
     public var consentKey: [UInt8]?
     /// How long a consent request may wait for its answer.
     public var consentTTLSeconds: Int = 300
+    /// `[audit] path`: the audit log, resolved against the configuration file's folder.
+    public var auditPath: String?
 
     public static let empty = ServerConfig(principals: ["local": .local], defaultPrincipal: "local")
 
@@ -98,8 +100,22 @@ public struct ServerConfig: Sendable {
         case nil: break
         default: problems.append("[consent] must be a table")
         }
+        var auditPath: String?
+        switch doc["audit"] {
+        case .object(let a)?:
+            for key in a.keys where key != "path" { problems.append("[audit]: unknown key '\(key)' (known: path)") }
+            if let p = a["path"]?.stringValue, !p.isEmpty {
+                let base = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+                auditPath = p.hasPrefix("/") ? p : FileIO.join(base, p)
+            } else {
+                problems.append("[audit] path = \"…\" is required")
+            }
+        case nil: break
+        default: problems.append("[audit] must be a table")
+        }
         guard problems.isEmpty else { throw LoadProblems(problems.map { "\(path): \($0)" }) }
         var config = ServerConfig(principals: principals, defaultPrincipal: def)
+        config.auditPath = auditPath
         config.consentKey = consentKey
         config.consentTTLSeconds = ttl
         return config

@@ -9,7 +9,9 @@ import Synchronization
 /// The union of all loaded plugins, served as one set of tools named
 /// "<plugin>.<tool>". This is what the protocol layer talks to.
 public final class PluginHost: ToolProvider {
-    private struct Entry: Sendable {
+    /// A class, not a struct: it is captured by every call's closures, and a
+    /// reference is one retain where a copy of all these fields is dozens.
+    private final class Entry: Sendable {
         let plugin: PluginInstance
         let tool: PluginManifest.Tool
         let function: RegisteredTool
@@ -20,6 +22,18 @@ public final class PluginHost: ToolProvider {
         /// Counter keys: the tool's own when its [limits.<tool>] sets the limit, else the plugin's.
         let rateKey: String
         let concurrencyKey: String
+
+        init(plugin: PluginInstance, tool: PluginManifest.Tool, function: RegisteredTool, descriptor: ToolDescriptor,
+             limits: Limits.Effective, clamps: Set<String>?, rateKey: String, concurrencyKey: String) {
+            self.plugin = plugin
+            self.tool = tool
+            self.function = function
+            self.descriptor = descriptor
+            self.limits = limits
+            self.clamps = clamps
+            self.rateKey = rateKey
+            self.concurrencyKey = concurrencyKey
+        }
     }
 
     private let entries: [String: Entry]
@@ -31,6 +45,7 @@ public final class PluginHost: ToolProvider {
     private let board: StatusBoard
     private let config: ServerConfig
     private let consent: ConsentGate
+    private let audit: AuditLog?
     private let logger: Logger
 
     /// Loaded plugin names, in load order.
@@ -41,8 +56,9 @@ public final class PluginHost: ToolProvider {
     /// Loads every plugin folder under `directory` (sorted by name, symlinks
     /// followed, hidden entries and folders without a manifest skipped). A
     /// folder that fails is refused with one log line; the rest keep loading.
-    public init(directory: String, config: ServerConfig = .empty, logger: Logger) {
+    public init(directory: String, config: ServerConfig = .empty, audit: AuditLog? = nil, logger: Logger) {
         self.config = config
+        self.audit = audit
         self.logger = logger
         self.consent = ConsentGate(seal: ConsentSeal(key: config.consentKey ?? ConsentSeal.randomKey(),
                                                      ttlMilliseconds: Int64(config.consentTTLSeconds) * 1000))
@@ -127,13 +143,21 @@ public final class PluginHost: ToolProvider {
     public func callTool(name: String, arguments: JSONObject, context: RequestContext,
                          complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
         let principal = self.principal(of: context)
+        // Built only when auditing: this is the hot path.
+        let record = audit.map { _ in CallRecord(tool: name, principal: principal, context: context) }
         // A tool this caller may not call answers exactly like one that does not
         // exist, so that refusals cannot be used to find out what is there.
+        // The audit, which only the operator reads, tells the two apart.
         guard let entry = entries[name], entry.plugin.policy.access.allows(principal, tool: entry.tool.name) else {
+            if let audit, let record {
+                audit.record(record.fields(outcome: entries[name] == nil ? "unknown_tool" : "not_visible", plugin: entries[name]?.plugin))
+            }
             complete(.unknownTool(name))
             return nil
         }
         let plugin = entry.plugin
+        let audit = self.audit
+        let access = entry.tool.access.rawValue
         var provenance: JSONObject = [
             "plugin": .string(plugin.name),
             "version": .string(plugin.manifest.version),
@@ -145,6 +169,9 @@ public final class PluginHost: ToolProvider {
         ]
         let refuse: @Sendable (ToolResult) -> Void = { [provenance] result in
             var result = result
+            if let audit, let record {
+                audit.record(record.fields(outcome: "error", plugin: plugin, access: access, result: result, arguments: arguments))
+            }
             plugin.errors.wrappingAdd(1, ordering: .relaxed)
             result.meta = ["bulkhead/provenance": .object(provenance)]
             complete(.result(result))
@@ -152,7 +179,7 @@ public final class PluginHost: ToolProvider {
         let limits = entry.limits
 
         // The gate, in order: size, schema (after clamping), rate and concurrency.
-        if !arguments.isEmpty {
+        if !arguments.isEmpty && ArgumentSize.upperBound(arguments) > limits.argumentBytes {
             let size = JSONValue.object(arguments).serialized().count
             if size > limits.argumentBytes {
                 refuse(ToolErrors.result(.tooLarge, "the arguments are \(size) bytes; this tool's policy allows \(limits.argumentBytes) (argument_bytes)"))
@@ -168,28 +195,57 @@ public final class PluginHost: ToolProvider {
         }
         if !checked.clamped.isEmpty { provenance["clamped"] = .array(checked.clamped) }
 
-        // Consent, for writes: possibly after a round trip to the client's human.
         let cancellation = CallCancellation()
+        if entry.tool.access == .read {
+            // Reads never ask: straight on, without the consent machinery.
+            let finishedRecord = Self.auditor(audit, record, plugin: plugin, access: access, consent: nil, checked: checked)
+            dispatch(entry, name: name, principal: principal, arguments: checked.arguments, clamped: checked.clamped,
+                     provenance: provenance, cancellation: cancellation, refuse: refuse,
+                     audited: finishedRecord, complete: complete)
+            return cancellation
+        }
+
+        // Consent, for writes: possibly after a round trip to the client's human.
         consent.decide(plugin: plugin.name, tool: entry.tool, principal: principal, arguments: checked.arguments,
                        preapproved: plugin.policy.access.preapproves(principal, tool: entry.tool.name),
                        context: context) { [self, provenance] verdict in
             switch verdict {
             case .refuse(let result): refuse(result)
-            case .ask(let requests, let state): complete(.inputRequired(inputRequests: requests, requestState: state))
+            case .ask(let requests, let state):
+                if let audit, let record {
+                    audit.record(record.fields(outcome: "input_required", plugin: plugin, access: access, arguments: checked.arguments))
+                }
+                complete(.inputRequired(inputRequests: requests, requestState: state))
             case .proceed(let how):
                 var provenance = provenance
                 if entry.tool.access == .write { provenance["consent"] = .string(how) }
+                let consentText: String? = entry.tool.access == .write ? how : nil
+                let finishedRecord = Self.auditor(audit, record, plugin: plugin, access: access, consent: consentText,
+                                                  checked: checked)
                 dispatch(entry, name: name, principal: principal, arguments: checked.arguments, clamped: checked.clamped,
-                         provenance: provenance, cancellation: cancellation, refuse: refuse, complete: complete)
+                         provenance: provenance, cancellation: cancellation, refuse: refuse,
+                         audited: finishedRecord, complete: complete)
             }
         }
         return cancellation
+    }
+
+    /// What records a finished call in the audit trail, when there is one.
+    private static func auditor(_ audit: AuditLog?, _ record: CallRecord?, plugin: PluginInstance, access: String,
+                                consent: String?, checked: ArgumentCheck.Passed) -> (@Sendable (ToolResult) -> Void)? {
+        guard let audit, let record else { return nil }
+        return { result in
+            audit.record(record.fields(outcome: result.isError ? "error" : "ok", plugin: plugin, access: access,
+                                       consent: consent, result: result, arguments: checked.arguments,
+                                       clamped: checked.clamped))
+        }
     }
 
     /// After the gate said yes: rate and concurrency, the deadline, the plugin's thread.
     private func dispatch(_ entry: Entry, name: String, principal: Principal, arguments: JSONObject, clamped: [JSONValue],
                           provenance: JSONObject, cancellation: CallCancellation,
                           refuse: @escaping @Sendable (ToolResult) -> Void,
+                          audited: (@Sendable (ToolResult) -> Void)?,
                           complete: @escaping @Sendable (ToolCallOutcome) -> Void) {
         let plugin = entry.plugin
         let limits = entry.limits
@@ -216,6 +272,7 @@ public final class PluginHost: ToolProvider {
             if result.isError { plugin.errors.wrappingAdd(1, ordering: .relaxed) }
             if let clampNote, !result.isError { result.content.append(clampNote) }
             result.meta = ["bulkhead/provenance": .object(provenance)]
+            audited?(result)
             complete(.result(result))
         }
         plugin.calls.wrappingAdd(1, ordering: .relaxed)

@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BulkheadProtocol
+
+/// The fields of one call's audit record: enough to answer who asked, under
+/// which scope, what the gate decided, what came back and why it failed,
+/// without the transcript. Arguments appear only as a digest; results only
+/// as their kind and size.
+struct CallRecord {
+    var tool: String
+    var principal: Principal
+    var context: RequestContext
+    var started = MonotonicClock.now()
+
+    /// outcome: "ok", "error", "input_required", "not_visible" (a tool the
+    /// caller may not see) or "unknown_tool".
+    func fields(outcome: String, plugin: PluginInstance? = nil, access: String? = nil, consent: String? = nil,
+                result: ToolResult? = nil, arguments: JSONObject? = nil, clamped: [JSONValue] = []) -> JSONObject {
+        var f: JSONObject = [
+            "time": .string(Self.timestamp()),
+            "tool": .string(tool),
+            "principal": .string(principal.name),
+            "tenant": .string(principal.tenant),
+            "scopes": .array(principal.scopes.map(JSONValue.string)),
+            "era": .string(context.era.version),
+        ]
+        if let id = context.requestID { f["request"] = id.json }
+        if let plugin {
+            f["plugin"] = .string(plugin.name)
+            f["plugin_version"] = .string(plugin.manifest.version)
+        }
+        if let access { f["access"] = .string(access) }
+        if let consent { f["consent"] = .string(consent) }
+        f["outcome"] = .string(outcome)
+        if let result, result.isError, case .object(let sc)? = result.structuredContent {
+            if let kind = sc["kind"] { f["kind"] = kind }
+            if let message = sc["message"] { f["message"] = message }
+        }
+        if let result, !result.isError {
+            f["result_bytes"] = .int(Int64(result.content.reduce(0) { $0 + ($1.objectValue?["text"]?.stringValue?.utf8.count ?? 0) }))
+        }
+        if let arguments { f["args_sha256"] = .string(ArgumentDigest.of(arguments)) }
+        if !clamped.isEmpty { f["clamped"] = .array(clamped) }
+        f["ms"] = .double(Double((MonotonicClock.now() - started) / 1000) / 1000)
+        return f
+    }
+
+    /// Now, as RFC 3339 UTC with milliseconds.
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = ts.tv_sec
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        var buf = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &tm)
+        let ms = Int(ts.tv_nsec / 1_000_000)
+        let base = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return base + "." + (ms < 10 ? "00" : ms < 100 ? "0" : "") + String(ms) + "Z"
+    }
+}
