@@ -262,15 +262,21 @@ def test_the_consent_key_is_never_logged(tmp_path, plugin_dir, serve):
 # ----------------------------------------------------------------------------- handshake era, raw
 
 
+def elicitation_of(s, timeout: float = 5) -> dict:
+    """The one server-to-client request the server sent, once it arrived."""
+    deadline = time.monotonic() + timeout
+    while not s.requests_from_server and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (request,) = s.requests_from_server
+    return request
+
+
 def test_a_pending_elicitation_blocks_nothing_else(plugin_dir, serve):
     pd = plugin_dir("tickets", "bench")
     s = serve(pd)
     s.initialize(capabilities={"elicitation": {}})
     rid = s.send_request("tools/call", {"name": "tickets.create", "arguments": CREATE})
-    deadline = time.monotonic() + 5
-    while not s.requests_from_server and time.monotonic() < deadline:
-        time.sleep(0.01)
-    (ask_req,) = s.requests_from_server
+    ask_req = elicitation_of(s)
     assert ask_req["method"] == "elicitation/create" and ask_req["params"]["mode"] == "form"
     # While the human thinks, everything else is answered.
     for i in range(10):
@@ -289,9 +295,6 @@ def test_a_client_error_to_the_elicitation_writes_nothing(plugin_dir, serve):
     s = serve(pd)
     s.initialize(capabilities={"elicitation": {}})
     rid = s.send_request("tools/call", {"name": "tickets.create", "arguments": CREATE})
-    deadline = time.monotonic() + 5
-    while not s.requests_from_server and time.monotonic() < deadline:
-        time.sleep(0.01)
-    s.send({"jsonrpc": "2.0", "id": s.requests_from_server[0]["id"], "error": {"code": -32601, "message": "no UI"}})
+    s.send({"jsonrpc": "2.0", "id": elicitation_of(s)["id"], "error": {"code": -32601, "message": "no UI"}})
     assert error_kind(s.wait(rid)["result"]) == "not_allowed"
     assert tickets_in(pd.data_dirs["tickets"]) == []

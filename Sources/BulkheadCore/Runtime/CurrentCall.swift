@@ -13,23 +13,11 @@ enum CurrentCall {
         var state: Unmanaged<CallState>?
     }
 
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { free($0) }
-        return key
-    }()
-
-    private static func slot() -> UnsafeMutablePointer<Slot> {
-        if let p = pthread_getspecific(key) { return p.assumingMemoryBound(to: Slot.self) }
-        let p = malloc(MemoryLayout<Slot>.stride)!.bindMemory(to: Slot.self, capacity: 1)
-        p.initialize(to: Slot())
-        pthread_setspecific(key, p)
-        return p
-    }
+    private static let slots = ThreadSlot(Slot())
 
     /// Runs `body` with `state` as this thread's current call under `token`.
     static func with<R>(token: UInt64, state: CallState, _ body: () -> R) -> R {
-        let s = slot()
+        let s = slots.pointer()
         let saved = s.pointee
         s.pointee = Slot(token: token, state: Unmanaged.passUnretained(state))
         defer { s.pointee = saved }
@@ -38,8 +26,8 @@ enum CurrentCall {
 
     /// The live call for `token`: this thread's current call, else the HandleTable's.
     static func find(_ token: UInt64) -> CallState? {
-        if token != 0, let p = pthread_getspecific(key) {
-            let s = p.assumingMemoryBound(to: Slot.self).pointee
+        if token != 0, let p = slots.existing() {
+            let s = p.pointee
             if s.token == token, let state = s.state { return state.takeUnretainedValue() }
         }
         return HandleTable.shared.call(token)

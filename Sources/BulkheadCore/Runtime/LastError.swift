@@ -1,49 +1,35 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CBulkhead
 
 /// The reason the last capability function that failed on this thread
 /// failed, for host->last_error: a status says what kind of refusal it was,
 /// this says which rule and which target, as errno and strerror do.
 enum LastError {
+    /// The message lives inline in the slot (cut at a character boundary), so
+    /// the slot holds no allocation of its own to free when its thread ends.
     private struct Slot {
-        var text: UnsafeMutablePointer<CChar>?
         var length = 0
+        var bytes = InlineArray<512, UInt8>(repeating: 0)
     }
 
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { raw in
-            guard let raw else { return }
-            free(raw.assumingMemoryBound(to: Slot.self).pointee.text)
-            free(raw)
-        }
-        return key
-    }()
-
-    private static func slot() -> UnsafeMutablePointer<Slot> {
-        if let p = pthread_getspecific(key) { return p.assumingMemoryBound(to: Slot.self) }
-        let p = malloc(MemoryLayout<Slot>.stride)!.bindMemory(to: Slot.self, capacity: 1)
-        p.initialize(to: Slot())
-        pthread_setspecific(key, p)
-        return p
-    }
+    private static let slots = ThreadSlot(Slot())
 
     static func set(_ message: String) {
-        let s = slot()
-        free(s.pointee.text)
-        let bytes = Array(message.utf8)
-        let p = malloc(bytes.count + 1)!.bindMemory(to: CChar.self, capacity: bytes.count + 1)
-        for (i, b) in bytes.enumerated() { p[i] = CChar(bitPattern: b) }
-        p[bytes.count] = 0
-        s.pointee = Slot(text: p, length: bytes.count)
+        let s = slots.pointer()
+        var utf8 = Array(message.utf8)
+        if utf8.count > 511 {
+            var end = 511
+            while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
+            utf8 = Array(utf8[..<end])
+        }
+        for (i, b) in utf8.enumerated() { s.pointee.bytes[i] = b }
+        s.pointee.bytes[utf8.count] = 0
+        s.pointee.length = utf8.count
     }
 
     /// The message, borrowed until the next failing capability function on this thread.
     static func get() -> bh_bytes {
-        let s = slot().pointee
-        guard let text = s.text else { return bh_bytes(ptr: nil, len: 0) }
-        return bh_bytes(ptr: UnsafePointer(text), len: s.length)
+        let s = slots.pointer()
+        let start = UnsafeRawPointer(s).advanced(by: MemoryLayout<Slot>.offset(of: \Slot.bytes)!)
+        return bh_bytes(ptr: start.assumingMemoryBound(to: CChar.self), len: s.pointee.length)
     }
 }
