@@ -298,3 +298,18 @@ def test_a_client_error_to_the_elicitation_writes_nothing(plugin_dir, serve):
     s.send({"jsonrpc": "2.0", "id": elicitation_of(s)["id"], "error": {"code": -32601, "message": "no UI"}})
     assert error_kind(s.wait(rid)["result"]) == "not_allowed"
     assert tickets_in(pd.data_dirs["tickets"]) == []
+
+
+def test_a_write_over_its_rate_is_refused_before_anyone_is_asked(plugin_dir, serve):
+    pd = plugin_dir("tickets")
+    policy = pd.path / "tickets" / "policy.toml"
+    policy.write_text(policy.read_text().replace("calls_per_minute = 30", "calls_per_minute = 1"))
+    s = serve(pd)
+    s.initialize(capabilities={"elicitation": {}})
+    first = s.send_request("tools/call", {"name": "tickets.create", "arguments": CREATE})
+    elicitation_of(s)  # the first is put to the human
+    second = s.call("tickets.create", {"title": "second", "body": "b"})
+    assert error_kind(second) == "unavailable" and "more than 1 call a minute" in tool_text(second)
+    assert len(s.requests_from_server) == 1, "the human must not be asked about a call that would be refused"
+    s.send({"jsonrpc": "2.0", "id": s.requests_from_server[0]["id"], "result": {"action": "decline"}})
+    assert error_kind(s.wait(first)["result"]) == "not_allowed"

@@ -205,6 +205,17 @@ public final class PluginHost: ToolProvider {
             return cancellation
         }
 
+        // A write over its rate is refused before anyone is asked to approve it.
+        if let perMinute = entry.limits.callsPerMinute,
+           case .busy(let reason, let retry) = plugin.limiter.admit(
+               principal: principal.name, rateKey: entry.rateKey, perMinute: perMinute,
+               concurrencyKey: entry.concurrencyKey, concurrent: nil, now: MonotonicClock.now())
+        {
+            refuse(ToolErrors.result(.unavailable, "\(name) is busy: \(reason); retry in \(retry) ms",
+                                     extra: ["retryAfterMs": .int(Int64(retry))]))
+            return nil
+        }
+
         // Consent, for writes: possibly after a round trip to the client's human.
         consent.decide(plugin: plugin.name, tool: entry.tool, principal: principal, arguments: checked.arguments,
                        preapproved: plugin.policy.access.preapproves(principal, tool: entry.tool.name),
@@ -250,9 +261,11 @@ public final class PluginHost: ToolProvider {
         let plugin = entry.plugin
         let limits = entry.limits
         let now = MonotonicClock.now()
-        if limits.callsPerMinute != nil || limits.concurrentCalls != nil {
+        // A write's rate was counted before its human was asked (see callTool).
+        let perMinute = entry.tool.access == .write ? nil : limits.callsPerMinute
+        if perMinute != nil || limits.concurrentCalls != nil {
             if case .busy(let reason, let retry) = plugin.limiter.admit(
-                principal: principal.name, rateKey: entry.rateKey, perMinute: limits.callsPerMinute,
+                principal: principal.name, rateKey: entry.rateKey, perMinute: perMinute,
                 concurrencyKey: entry.concurrencyKey, concurrent: limits.concurrentCalls, now: now)
             {
                 refuse(ToolErrors.result(.unavailable, "\(name) is busy: \(reason); retry in \(retry) ms",
