@@ -73,9 +73,17 @@
  *    never frees memory the plugin handed it: every result goes back through a
  *    host function that copies it before returning. Borrowed memory (bh_bytes
  *    filled by the core) stays valid for the lifetime stated at each function.
- *  - Handles (bh_plugin, bh_call) are opaque tokens, not pointers. The core
- *    validates each one on every use; a stale, foreign or forged handle gets
- *    BH_E_STALE and the attempt is logged.
+ *  - Handles (bh_plugin, bh_call, bh_cap) are opaque tokens, not pointers.
+ *    The core validates each one on every use; a stale, foreign or forged
+ *    plugin or call handle gets BH_E_STALE, a capability token that is not
+ *    this plugin's gets BH_E_NOT_ALLOWED, and the attempt is logged.
+ *  - Capabilities. A plugin reaches nothing through the core but what its
+ *    manifest requests ([[capabilities]]) and its operator grants (policy.toml
+ *    [grants]): files roots, secrets, HTTP origins. See "Capabilities" below.
+ *  - The gate. Before a tool function runs, the core has checked that the
+ *    caller may call it, validated its arguments against the manifest's
+ *    input schema, and, for a tool declared access = "write", obtained its
+ *    human's consent. Tool functions may rely on all three.
  *  - Threads. Tool functions run on threads the core owns, never on a thread
  *    of the caller's runtime. A plugin that declares BH_CONCURRENCY_SERIAL is
  *    called from one thread at a time; BH_CONCURRENCY_PARALLEL plugins may be
