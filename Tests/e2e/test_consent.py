@@ -313,3 +313,25 @@ def test_a_write_over_its_rate_is_refused_before_anyone_is_asked(plugin_dir, ser
     assert len(s.requests_from_server) == 1, "the human must not be asked about a call that would be refused"
     s.send({"jsonrpc": "2.0", "id": s.requests_from_server[0]["id"], "result": {"action": "decline"}})
     assert error_kind(s.wait(first)["result"]) == "not_allowed"
+
+
+def test_cancelling_a_call_withdraws_its_consent_question(plugin_dir, serve):
+    pd = plugin_dir("tickets")
+    s = serve(pd)
+    s.initialize(capabilities={"elicitation": {}})
+    rid = s.send_request("tools/call", {"name": "tickets.create", "arguments": CREATE})
+    asked = elicitation_of(s)
+    s.notify("notifications/cancelled", {"requestId": rid, "reason": "changed my mind"})
+    deadline = time.monotonic() + 5
+    withdrawn = []
+    while not withdrawn and time.monotonic() < deadline:
+        withdrawn = [n for n in s.notifications if n["method"] == "notifications/cancelled"
+                     and n["params"]["requestId"] == asked["id"]]
+        time.sleep(0.01)
+    assert withdrawn, "the server must withdraw the elicitation of a cancelled call"
+    # A late answer to the withdrawn question changes nothing, and the call is never answered.
+    s.send({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept", "content": {"confirm": True}}})
+    time.sleep(0.3)
+    assert not s.has_response(rid)
+    assert tickets_in(pd.data_dirs["tickets"]) == []
+    assert s.call("tickets.list", {}).get("isError") is not True

@@ -22,8 +22,11 @@ struct ConsentGate: Sendable {
     static let requestKey = "bulkhead/consent"
 
     /// Decides, possibly after asking the client (handshake era); `done` runs exactly once.
+    /// `whenCancelled` registers what to do if the call is cancelled while its human is being asked.
     func decide(plugin: String, tool: PluginManifest.Tool, principal: Principal, arguments: JSONObject,
-                preapproved: Bool, context: RequestContext, done: @escaping @Sendable (Verdict) -> Void) {
+                preapproved: Bool, context: RequestContext,
+                whenCancelled: @Sendable (@escaping @Sendable () -> Void) -> Void,
+                done: @escaping @Sendable (Verdict) -> Void) {
         guard tool.access == .write else { return done(.proceed(how: "read")) }
         if preapproved { return done(.proceed(how: "preapproved")) }
         let full = "\(plugin).\(tool.name)"
@@ -47,7 +50,7 @@ struct ConsentGate: Sendable {
         }
 
         guard canElicit, let client = context.clientRequests else { return done(.refuse(Self.consentRequired(full))) }
-        client.request(method: "elicitation/create", params: Self.form(full, principal, arguments)) { result in
+        let id = client.request(method: "elicitation/create", params: Self.form(full, principal, arguments)) { result in
             switch result {
             case .success(let answer): done(Self.verdict(answer: answer, tool: full, how: "elicitation"))
             case .failure(.connectionClosed), .failure(.cancelled):
@@ -56,6 +59,8 @@ struct ConsentGate: Sendable {
                 done(.refuse(ToolErrors.result(.notAllowed, "the client could not ask its user for consent to \(full) (\(e.message)); nothing was changed")))
             }
         }
+        // A call cancelled while its human is asked withdraws the question too.
+        if let id { whenCancelled { client.cancelRequest(id, reason: "the call it asked about was cancelled") } }
     }
 
     /// An ElicitResult: accept with confirm = true runs the call; anything else does not.

@@ -219,7 +219,7 @@ public final class PluginHost: ToolProvider {
         // Consent, for writes: possibly after a round trip to the client's human.
         consent.decide(plugin: plugin.name, tool: entry.tool, principal: principal, arguments: checked.arguments,
                        preapproved: plugin.policy.access.preapproves(principal, tool: entry.tool.name),
-                       context: context) { [self, provenance] verdict in
+                       context: context, whenCancelled: { cancellation.onCancel($0) }) { [self, provenance] verdict in
             switch verdict {
             case .refuse(let result): refuse(result)
             case .ask(let requests, let state):
@@ -371,8 +371,19 @@ private final class CallCancellation: ToolCallCancellation, Sendable {
     private struct State: ~Copyable {
         var call: CallState?
         var cancelled = false
+        var actions: [@Sendable () -> Void] = []
     }
     private let state = Mutex(State())
+
+    /// Runs `action` when the call is cancelled (at once if it already was).
+    func onCancel(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s in
+            if s.cancelled { return true }
+            s.actions.append(action)
+            return false
+        }
+        if now { action() }
+    }
 
     /// Attaches the dispatched call; false when a cancel came first.
     func attach(_ call: CallState) -> Bool {
@@ -384,10 +395,12 @@ private final class CallCancellation: ToolCallCancellation, Sendable {
     }
 
     func cancel(reason: String?) {
-        let call = state.withLock { s in
+        let (call, actions) = state.withLock { s in
             s.cancelled = true
-            return s.call
+            defer { s.actions = [] }
+            return (s.call, s.actions)
         }
         call?.cancelledFlag.store(true, ordering: .relaxed)
+        for action in actions { action() }
     }
 }

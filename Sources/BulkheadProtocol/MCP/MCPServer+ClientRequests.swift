@@ -76,8 +76,9 @@ extension MCPServer {
 }
 
 extension MCPServer: ClientRequester {
+    @discardableResult
     public func request(method: String, params: JSONObject,
-                        completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void) {
+                        completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void) -> JSONRPCID? {
         sendRequest(method: method, params: params, completion: completion)
     }
 }

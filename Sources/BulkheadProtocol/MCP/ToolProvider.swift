@@ -115,8 +115,12 @@ public enum ToolCallOutcome: Sendable {
 
 /// Sends a request to the client and hands its answer to `completion`, exactly once.
 public protocol ClientRequester: Sendable {
+    /// Returns the request's id (nil when the connection is already closed).
+    @discardableResult
     func request(method: String, params: JSONObject,
-                 completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void)
+                 completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void) -> JSONRPCID?
+    /// Gives up on a request: tells the client, and completes it with `.cancelled`.
+    func cancelRequest(_ id: JSONRPCID, reason: String?)
 }
 
 /// Returned by `callTool`, so the protocol layer can pass on `notifications/cancelled`.
