@@ -327,7 +327,9 @@ public final class PluginHost: ToolProvider {
                 // Cancelled, or its deadline passed, while it waited for a thread: never started.
                 if call.claimAnswer() {
                     DeadlineWatcher.shared.cancel(timer)
-                    finished(ToolErrors.result(.cancelled, "cancelled before it started"))
+                    finished(call.pastDeadline
+                        ? ToolErrors.result(.timeout, "\(name) did not start within its \(limits.deadlineMilliseconds) ms deadline")
+                        : ToolErrors.result(.cancelled, "cancelled before it started"))
                 }
                 return
             }
@@ -338,7 +340,13 @@ public final class PluginHost: ToolProvider {
             HandleTable.shared.unregister(call: token)
             if call.claimAnswer() {
                 DeadlineWatcher.shared.cancel(timer)
-                finished(call.finish(status: status))
+                var result = call.finish(status: status)
+                // A plugin that stopped because its deadline passed (it polls is_cancelled)
+                // can return before the watcher fires: the caller still gets timeout.
+                if result.isError, call.pastDeadline, result.structuredContent?.objectValue?["kind"] == .string("cancelled") {
+                    result = ToolErrors.result(.timeout, "\(name) did not answer within its \(limits.deadlineMilliseconds) ms deadline")
+                }
+                finished(result)
             } else {
                 call.answer.withLock { $0.lent.releaseAll() }
             }

@@ -53,6 +53,11 @@ final class CallState: Sendable {
         self.resultLimit = resultLimit
     }
 
+    var pastDeadline: Bool {
+        if let deadline { return MonotonicClock.now() >= deadline }
+        return false
+    }
+
     var isCancelled: Bool {
         if cancelledFlag.load(ordering: .relaxed) { return true }
         if let deadline, MonotonicClock.now() >= deadline { return true }
