@@ -112,11 +112,7 @@ extension HostTable {
 
         api.secret_read = { plugin, secret, buf, bufSize, lenOut in
             guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
-            let held: HeldCapability
-            switch lookup(instance, secret, op: "secret_read") {
-            case .success(let h): held = h
-            case .failure(let refusal): return refusal.status
-            }
+            guard let held = lookup(instance, secret, op: "secret_read") else { return BH_E_NOT_ALLOWED }
             guard case .secret(let value) = held.body else {
                 return fail(BH_E_INVALID, "secret_read: '\(held.name)' is a \(held.kind.rawValue) capability, not a secret")
             }
@@ -132,11 +128,7 @@ extension HostTable {
         api.http_request = { call, origin, req, out in
             guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             let instance = state.plugin
-            let held: HeldCapability
-            switch lookup(instance, origin, op: "http_request") {
-            case .success(let h): held = h
-            case .failure(let refusal): return refusal.status
-            }
+            guard let held = lookup(instance, origin, op: "http_request") else { return BH_E_NOT_ALLOWED }
             guard case .http(let grant) = held.body else {
                 return fail(BH_E_INVALID, "http_request: '\(held.name)' is a \(held.kind.rawValue) capability, not http")
             }
@@ -153,32 +145,25 @@ extension HostTable {
 
 // MARK: Shared steps
 
-struct Refusal: Error {
-    let status: bh_status
-}
-
-/// Finds `cap` in the plugin's own capabilities; anything else is refused and logged.
-func lookup(_ instance: PluginInstance, _ cap: bh_cap, op: String) -> Result<HeldCapability, Refusal> {
-    if let held = instance.capabilities.byToken[cap.token] { return .success(held) }
+/// Finds `cap` in the plugin's own capabilities; anything else is refused and
+/// logged, and nil tells the caller to answer BH_E_NOT_ALLOWED.
+func lookup(_ instance: PluginInstance, _ cap: bh_cap, op: String) -> HeldCapability? {
+    if let held = instance.capabilities.byToken[cap.token] { return held }
     let why: String
     if let owner = HandleTable.shared.owner(ofCapability: cap.token) {
         why = "the token was issued to plugin '\(owner)', not to this one"
     } else {
         why = "the token is forged, or belonged to a plugin that is no longer loaded"
     }
-    return .failure(Refusal(status: refuse(instance, capability: "token 0x\(String(cap.token, radix: 16))", kind: nil,
-                                           target: op, why)))
+    refuse(instance, capability: "token 0x\(String(cap.token, radix: 16))", kind: nil, target: op, why)
+    return nil
 }
 
 /// The common path of every file function: plugin, token, kind, path.
 private func files(_ plugin: bh_plugin, _ cap: bh_cap, op: String, _ path: UnsafePointer<CChar>?, _ pathLen: Int,
                    _ body: (PluginInstance, HeldCapability, FileRoot, String) -> bh_status) -> bh_status {
     guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
-    let held: HeldCapability
-    switch lookup(instance, cap, op: op) {
-    case .success(let h): held = h
-    case .failure(let refusal): return refusal.status
-    }
+    guard let held = lookup(instance, cap, op: op) else { return BH_E_NOT_ALLOWED }
     guard case .files(let root) = held.body else {
         return fail(BH_E_INVALID, "\(op): '\(held.name)' is a \(held.kind.rawValue) capability, not a files root")
     }
