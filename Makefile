@@ -20,11 +20,18 @@ CFLAGS_PLUGIN := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -I$(CURDIR)
 SWIFT_RUN = env -u CC -u CFLAGS $(SWIFT)
 PLUGIN_MAKE = $(MAKE) -s CC="$(CC)" CFLAGS_PLUGIN="$(CFLAGS_PLUGIN)"
 
-.PHONY: all build plugins fixtures run test swift-test e2e-test check-plugins venv clean
+.PHONY: all deps test-deps build plugins fixtures run test swift-test e2e-test check-plugins venv clean
+
+# The Debian packages in scripts/debian-packages, checked (and installed where
+# this may) before anything compiles.
+deps:
+	@scripts/require-packages build
+test-deps:
+	@scripts/require-packages test
 
 all: build
 
-build: plugins
+build: deps plugins
 	$(SWIFT_RUN) build -c $(CONFIG) --product bulkhead
 
 plugins:
@@ -35,8 +42,11 @@ fixtures:
 
 # As the example configuration's default principal (alice); `make run PRINCIPAL=ops` for another.
 PRINCIPAL ?=
-run: build
-	exec $(BIN) serve --plugins plugins --config bulkhead.toml --audit var/audit.jsonl $(if $(PRINCIPAL),--principal $(PRINCIPAL))
+# Every line of the build goes to stderr: stdout carries only the protocol, so
+# `make -s run` can itself be a desktop client's command.
+run:
+	@$(MAKE) --no-print-directory -s build >&2
+	@exec $(BIN) serve --plugins plugins --config bulkhead.toml --audit var/audit.jsonl $(if $(PRINCIPAL),--principal $(PRINCIPAL))
 
 check-plugins: build
 	@for m in plugins/*/manifest.toml; do $(BIN) check $$(dirname $$m) || exit 1; done
@@ -48,10 +58,10 @@ $(VENV)/.installed: Tests/e2e/requirements.txt
 
 venv: $(VENV)/.installed
 
-swift-test:
+swift-test: test-deps
 	$(SWIFT_RUN) test
 
-e2e-test: build fixtures venv
+e2e-test: test-deps build fixtures venv
 	BULKHEAD_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
 
 # The whole suite: Swift unit tests, then end-to-end and interop tests against the built binary.

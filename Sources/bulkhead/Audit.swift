@@ -38,7 +38,7 @@ struct Audit: ParsableCommand {
         @Option(help: "Only this principal.") var principal: String?
         @Option(help: "Only this tenant.") var tenant: String?
         @Option(help: "Only this plugin.") var plugin: String?
-        @Option(help: "Only this tool (<plugin>.<tool>).") var tool: String?
+        @Option(help: "Only this tool, as served (<plugin>__<tool>).") var tool: String?
         @Option(help: "Only this outcome: ok, error, input_required, not_visible, unknown_tool.") var outcome: String?
         @Flag(help: "Only calls that did not succeed.") var failed = false
         @Flag(help: "Print the matching records as they are stored (JSON lines).") var json = false

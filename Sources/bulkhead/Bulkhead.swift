@@ -11,7 +11,7 @@ struct Bulkhead: ParsableCommand {
             Bulkhead loads every plugin folder under a directory (a C library built
             against include/bulkhead/bulkhead.h, its manifest.toml, and the operator's
             policy.toml) and serves the union of their tools as one MCP server,
-            each tool named <plugin>.<tool>.
+            each tool named <plugin>__<tool> (--tool-names dotted for <plugin>.<tool>).
 
               bulkhead serve --plugins ./plugins        serve over stdio
               bulkhead check ./plugins/docs             check one plugin folder

@@ -27,8 +27,7 @@ struct Check: ParsableCommand {
         print("abi:         library \(report.libraryABI ?? "?"), manifest \(report.manifestABI ?? "?"), core \(report.coreABI)")
         if let c = report.concurrency { print("concurrency: \(c)") }
         for tool in report.tools {
-            let prefix = report.name.map { "\($0)." } ?? ""
-            print("tool:        \(prefix)\(tool.name) (\(tool.access))\(tool.registered ? "" : " — not registered")")
+            print("tool:        \(tool.served) (\(tool.access))\(tool.registered ? "" : " — not registered")")
         }
         for cap in report.capabilities {
             print("capability:  \(cap.name) (\(cap.kind)) — \(cap.reason)")

@@ -29,6 +29,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Append the audit trail (hash-chained JSON lines) to this file; overrides [audit] path.", valueName: "file"))
     var audit: String?
 
+    @Option(name: .long, help: ArgumentHelp("How tool names are formed: underscore (plugin__tool, accepted by every client; the default) or dotted (plugin.tool, for clients that accept dots); overrides tool_names.", valueName: "style"))
+    var toolNames: String?
+
     @Option(name: .long, help: ArgumentHelp("Least severe log level on stderr: trace, debug, info, notice, warning, error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -37,7 +40,7 @@ struct Serve: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let logger = CLILogging.bootstrap(level: logLevel)
 
-        let serverConfig: ServerConfig
+        var serverConfig: ServerConfig
         if let config {
             do {
                 serverConfig = try ServerConfig.load(path: config)
@@ -47,8 +50,14 @@ struct Serve: ParsableCommand {
         } else {
             serverConfig = .empty
         }
+        if let toolNames {
+            guard let naming = ToolNaming(setting: toolNames) else {
+                throw ValidationError("--tool-names must be underscore or dotted (got '\(toolNames)')")
+            }
+            serverConfig.toolNaming = naming
+        }
         let principalName = principal ?? serverConfig.defaultPrincipal
-        guard serverConfig.principals[principalName] != nil else {
+        guard serverConfig.principals[exactly: principalName] != nil else {
             throw ValidationError("principal '\(principalName)' is not defined in \(config ?? "the configuration")")
         }
 
@@ -76,7 +85,7 @@ struct Serve: ParsableCommand {
         let server = MCPServer(
             identity: ServerIdentity(
                 name: "bulkhead", version: Bulkhead.version, title: "Bulkhead",
-                instructions: "Tools are named <plugin>.<tool>; each plugin is one trust domain."
+                instructions: "Tools are named <plugin>\(serverConfig.toolNaming.separator)<tool>; each plugin is one trust domain."
             ),
             provider: host,
             principal: principalName,

@@ -7,22 +7,22 @@ import Testing
     let seal = ConsentSeal(key: Array("0123456789abcdef0123456789abcdef".utf8), ttlMilliseconds: 1000)
 
     @Test func aStateRedeemsOnceForExactlyWhatItSealed() {
-        let state = seal.seal(principal: "alice", tool: "tickets.create", digest: "d1", now: 0)
-        #expect(throws: Never.self) { try seal.redeem(state, principal: "alice", tool: "tickets.create", digest: "d1", now: 10).get() }
-        guard case .failure(let again) = seal.redeem(state, principal: "alice", tool: "tickets.create", digest: "d1", now: 11) else {
+        let state = seal.seal(principal: "alice", tool: "tickets__create", digest: "d1", now: 0)
+        #expect(throws: Never.self) { try seal.redeem(state, principal: "alice", tool: "tickets__create", digest: "d1", now: 10).get() }
+        guard case .failure(let again) = seal.redeem(state, principal: "alice", tool: "tickets__create", digest: "d1", now: 11) else {
             Issue.record("redeemed twice"); return
         }
         #expect(again.reason.contains("already used"))
     }
 
     @Test(arguments: [
-        ("bob", "tickets.create", "d1", 10, "another principal"),
-        ("alice", "tickets.close", "d1", 10, "another tool"),
-        ("alice", "tickets.create", "d2", 10, "arguments changed"),
-        ("alice", "tickets.create", "d1", 1000, "expired"),
+        ("bob", "tickets__create", "d1", 10, "another principal"),
+        ("alice", "tickets__close", "d1", 10, "another tool"),
+        ("alice", "tickets__create", "d2", 10, "arguments changed"),
+        ("alice", "tickets__create", "d1", 1000, "expired"),
     ])
     func everyBindingIsChecked(principal: String, tool: String, digest: String, now: Int64, reason: String) {
-        let state = seal.seal(principal: "alice", tool: "tickets.create", digest: "d1", now: 0)
+        let state = seal.seal(principal: "alice", tool: "tickets__create", digest: "d1", now: 0)
         guard case .failure(let refused) = seal.redeem(state, principal: principal, tool: tool, digest: digest, now: now) else {
             Issue.record("accepted"); return
         }

@@ -25,25 +25,25 @@ def records(log):
 
 def test_every_call_leaves_a_record(plugin_dir, serve, tmp_path, bulkhead_bin):
     s, log, _ = served_and_audited(plugin_dir, serve, tmp_path)
-    s.call("bench.add", {"a": 1, "b": 2})
-    s.call("gated.strict", {"n": 99, "name": "x"})            # invalid: refused by the gate
-    s.call("gated.bad", {"what": "big"})                       # the plugin's result is too large
-    s.request("tools/call", {"name": "gated.hidden", "arguments": {}})   # alice may not see it
-    s.request("tools/call", {"name": "nope.nothing", "arguments": {}})
-    s.call("tickets.create", {"title": "t", "body": "b"})      # a write, no way to ask: consent_required
-    s.call("tickets.create", {"title": "t", "body": "b"}, meta=modern_meta(caps={"elicitation": {}}))
+    s.call("bench__add", {"a": 1, "b": 2})
+    s.call("gated__strict", {"n": 99, "name": "x"})            # invalid: refused by the gate
+    s.call("gated__bad", {"what": "big"})                       # the plugin's result is too large
+    s.request("tools/call", {"name": "gated__hidden", "arguments": {}})   # alice may not see it
+    s.request("tools/call", {"name": "nope__nothing", "arguments": {}})
+    s.call("tickets__create", {"title": "t", "body": "b"})      # a write, no way to ask: consent_required
+    s.call("tickets__create", {"title": "t", "body": "b"}, meta=modern_meta(caps={"elicitation": {}}))
     assert s.shutdown() == 0
     r = records(log)
     assert [x["seq"] for x in r] == list(range(1, 8))
     by = [(x["tool"], x["outcome"], x.get("kind")) for x in r]
     assert by == [
-        ("bench.add", "ok", None),
-        ("gated.strict", "error", "invalid_argument"),
-        ("gated.bad", "error", "too_large"),
-        ("gated.hidden", "not_visible", None),
-        ("nope.nothing", "unknown_tool", None),
-        ("tickets.create", "error", "consent_required"),
-        ("tickets.create", "input_required", None),
+        ("bench__add", "ok", None),
+        ("gated__strict", "error", "invalid_argument"),
+        ("gated__bad", "error", "too_large"),
+        ("gated__hidden", "not_visible", None),
+        ("nope__nothing", "unknown_tool", None),
+        ("tickets__create", "error", "consent_required"),
+        ("tickets__create", "input_required", None),
     ]
     first = r[0]
     assert first["principal"] == "alice" and first["tenant"] == "acme" and "tickets.write" in first["scopes"]
@@ -57,11 +57,11 @@ def test_every_call_leaves_a_record(plugin_dir, serve, tmp_path, bulkhead_bin):
 
 def test_the_chain_continues_across_restarts(plugin_dir, serve, tmp_path, bulkhead_bin):
     s, log, pd = served_and_audited(plugin_dir, serve, tmp_path)
-    s.call("bench.add", {"a": 1, "b": 2})
+    s.call("bench__add", {"a": 1, "b": 2})
     assert s.shutdown() == 0
     s2 = serve(pd, extra=["--audit", str(log)])
     s2.initialize()
-    s2.call("bench.add", {"a": 3, "b": 4})
+    s2.call("bench__add", {"a": 3, "b": 4})
     assert s2.shutdown() == 0
     r = records(log)
     assert [x["seq"] for x in r] == [1, 2] and r[1]["prev"] == r[0]["hash"]
@@ -79,7 +79,7 @@ def tampered(log, tmp_path, edit):
 def test_verify_finds_a_changed_a_removed_and_an_inserted_record(plugin_dir, serve, tmp_path, bulkhead_bin):
     s, log, _ = served_and_audited(plugin_dir, serve, tmp_path)
     for i in range(4):
-        s.call("bench.add", {"a": i, "b": 1})
+        s.call("bench__add", {"a": i, "b": 1})
     assert s.shutdown() == 0
 
     def change(lines):
@@ -99,16 +99,16 @@ def test_verify_finds_a_changed_a_removed_and_an_inserted_record(plugin_dir, ser
 
 def test_query_finds_failures_without_a_transcript(plugin_dir, serve, tmp_path, bulkhead_bin):
     s, log, _ = served_and_audited(plugin_dir, serve, tmp_path)
-    s.call("bench.add", {"a": 1, "b": 2})
-    s.call("gated.strict", {"n": 0, "name": "x"})
-    s.call("gated.rated", {})
+    s.call("bench__add", {"a": 1, "b": 2})
+    s.call("gated__strict", {"n": 0, "name": "x"})
+    s.call("gated__rated", {})
     assert s.shutdown() == 0
     r = run_cli(bulkhead_bin, "audit", "query", str(log), "--failed")
     assert r.returncode == 0
     lines = r.stdout.splitlines()
     assert len(lines) == 1, lines
-    assert "alice@acme gated.strict (read) → error invalid_argument: n must be at least 1 (got 0)" in lines[0]
-    r = run_cli(bulkhead_bin, "audit", "query", str(log), "--tool", "bench.add", "--json")
+    assert "alice@acme gated__strict (read) → error invalid_argument: n must be at least 1 (got 0)" in lines[0]
+    r = run_cli(bulkhead_bin, "audit", "query", str(log), "--tool", "bench__add", "--json")
     (only,) = [json.loads(l) for l in r.stdout.splitlines()]
     assert only["outcome"] == "ok" and only["seq"] == 1
 
@@ -119,14 +119,14 @@ def test_consent_is_recorded_as_given(plugin_dir, serve, tmp_path):
     alice = serve(pd, extra=["--audit", str(log)])
     meta = modern_meta(caps={"elicitation": {}})
     args = {"title": "audited", "body": "b"}
-    first = alice.call("tickets.create", args, meta=meta)
-    done = alice.result("tools/call", {"name": "tickets.create", "arguments": args, "requestState": first["requestState"],
+    first = alice.call("tickets__create", args, meta=meta)
+    done = alice.result("tools/call", {"name": "tickets__create", "arguments": args, "requestState": first["requestState"],
                                        "inputResponses": {"bulkhead/consent": {"action": "accept", "content": {"confirm": True}}},
                                        "_meta": meta})
     tid = done["structuredContent"]["id"]
     assert alice.shutdown() == 0
     bot = serve(pd, principal="triage-bot", extra=["--audit", str(log)])
-    bot.call("tickets.comment", {"id": tid, "body": "seen"}, meta=modern_meta())
+    bot.call("tickets__comment", {"id": tid, "body": "seen"}, meta=modern_meta())
     assert bot.shutdown() == 0
     r = records(log)
     assert [(x["principal"], x["outcome"], x.get("consent")) for x in r] == [
@@ -142,6 +142,6 @@ def test_the_example_configuration_can_name_the_log(tmp_path, plugin_dir, serve,
     cfg.write_text(CONFIG.read_text() + '\n[audit]\npath = "logs/audit.jsonl"\n')
     s = serve(plugin_dir("bench"), config=cfg)
     s.initialize()
-    s.call("bench.add", {"a": 1, "b": 1})
+    s.call("bench__add", {"a": 1, "b": 1})
     assert s.shutdown() == 0
     assert len(records(tmp_path / "logs" / "audit.jsonl")) == 1

@@ -149,13 +149,13 @@ def hostile(tmp_path, world, web, serve):
 
 
 def attempt(s, **args) -> dict:
-    res = s.call("hostile.try", args)
+    res = s.call("hostile__try", args)
     assert not res.get("isError"), res
     return res["structuredContent"]
 
 
 def peer_attempt(s, **args) -> dict:
-    res = s.call("peer.try", args)
+    res = s.call("peer__try", args)
     assert not res.get("isError"), res
     return res["structuredContent"]
 
@@ -320,8 +320,8 @@ def test_redirects_are_not_followed(tmp_path, world, serve):
 
 
 def test_secrets_never_reach_logs_or_error_messages(hostile):
-    assert hostile.call("hostile.try", {"op": "log_secret"})["content"][0]["text"] == "logged"
-    err = hostile.call("hostile.try", {"op": "error_secret"})
+    assert hostile.call("hostile__try", {"op": "log_secret"})["content"][0]["text"] == "logged"
+    err = hostile.call("hostile__try", {"op": "error_secret"})
     assert err["isError"]
     assert SECRET not in json.dumps(err)
     assert "[redacted]" in err["structuredContent"]["message"]
@@ -457,6 +457,6 @@ def test_a_plugin_refused_for_its_grants_does_not_stop_the_others(tmp_path, worl
     write_hostile(plugins / "peer", "peer", world, web[0].server_address[1], extra='[grants.nonsense]\npath = "x"\n')
     s = serve(plugins)
     s.initialize()
-    assert s.tool_names() == ["hostile.try"]
+    assert s.tool_names() == ["hostile__try"]
     assert "refused plugin 'peer'" in s.stderr_text()
     assert attempt(s, op="read", root="box", path="inside.txt")["data"] == "inside"

@@ -15,7 +15,7 @@ MiB = 1024 * 1024
 
 
 def big_len(result: dict) -> int:
-    """The payload length of an echo.big result: the bytes of its text."""
+    """The payload length of an echo__big result: the bytes of its text."""
     return len(tool_text(result).encode())
 
 
@@ -34,23 +34,23 @@ def test_hundreds_in_flight_mixed_sizes(plugin_dir, serve, era):
             n = rng.randint(1 * MiB, 4 * MiB)
             plan[rid] = ("big", n)
             msg = {"jsonrpc": "2.0", "id": rid, "method": "tools/call",
-                   "params": {"name": "echo.big", "arguments": {"bytes": n}}}
+                   "params": {"name": "echo__big", "arguments": {"bytes": n}}}
         elif r < 0.12:  # big requests too: ~1 MiB of arguments echoed back
             pad = "".join(rng.choice("abcdefghij") for _ in range(64)) * rng.randint(1, 16 * 1024)
             args = {"i": i, "pad": pad}
             plan[rid] = ("echo", args)
             msg = {"jsonrpc": "2.0", "id": rid, "method": "tools/call",
-                   "params": {"name": "echo.echo", "arguments": args}}
+                   "params": {"name": "echo__echo", "arguments": args}}
         elif r < 0.56:
             args = {"i": i, "s": "x" * rng.randint(0, 2000), "nested": {"a": [i, str(i)]}}
             plan[rid] = ("echo", args)
             msg = {"jsonrpc": "2.0", "id": rid, "method": "tools/call",
-                   "params": {"name": "echo.echo", "arguments": args}}
+                   "params": {"name": "echo__echo", "arguments": args}}
         else:
             a, b = rng.randint(-10**6, 10**6), rng.randint(-10**6, 10**6)
             plan[rid] = ("add", a + b)
             msg = {"jsonrpc": "2.0", "id": rid, "method": "tools/call",
-                   "params": {"name": "bench.add", "arguments": {"a": a, "b": b}}}
+                   "params": {"name": "bench__add", "arguments": {"a": a, "b": b}}}
         if era == "modern":
             msg["params"]["_meta"] = modern_meta()
         messages.append(json.dumps(msg).encode() + b"\n")
@@ -79,13 +79,13 @@ def test_hundreds_in_flight_mixed_sizes(plugin_dir, serve, era):
 def test_slow_call_does_not_hold_up_others(plugin_dir, serve):
     s = serve(plugin_dir("echo", "bench"))
     s.initialize()
-    slow = s.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 1500}})
+    slow = s.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 1500}})
     time.sleep(0.1)  # the sleep is surely running now
     t0 = time.monotonic()
     others = []
     for i in range(20):
-        others.append(s.send_request("tools/call", {"name": "bench.add", "arguments": {"a": i, "b": i}}))
-        others.append(s.send_request("tools/call", {"name": "echo.echo", "arguments": {"i": i}}))
+        others.append(s.send_request("tools/call", {"name": "bench__add", "arguments": {"a": i, "b": i}}))
+        others.append(s.send_request("tools/call", {"name": "echo__echo", "arguments": {"i": i}}))
     for rid in others:
         s.wait(rid, timeout=10)
     fast_done = max(s.response_time(r) for r in others) - t0
@@ -100,7 +100,7 @@ def test_parallel_plugin_runs_sleeps_concurrently(plugin_dir, serve):
     s = serve(plugin_dir("echo"))
     s.initialize()
     t0 = time.monotonic()
-    ids = [s.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 600}}) for _ in range(4)]
+    ids = [s.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 600}}) for _ in range(4)]
     for rid in ids:
         assert not s.wait(rid, timeout=10)["result"].get("isError")
     elapsed = time.monotonic() - t0
@@ -111,15 +111,15 @@ def test_serial_plugin_never_sees_two_calls(plugin_dir, serve):
     s = serve(plugin_dir("serial", "echo"))
     s.initialize()
     t0 = time.monotonic()
-    ids = [s.send_request("tools/call", {"name": "serial.sleep", "arguments": {"ms": 150}}) for _ in range(6)]
+    ids = [s.send_request("tools/call", {"name": "serial__sleep", "arguments": {"ms": 150}}) for _ in range(6)]
     # A parallel plugin is not queued behind the serial one.
-    quick = s.send_request("tools/call", {"name": "echo.echo", "arguments": {"q": 1}})
+    quick = s.send_request("tools/call", {"name": "echo__echo", "arguments": {"q": 1}})
     s.wait(quick, timeout=10)
     assert s.response_time(quick) - t0 < 0.5
     for rid in ids:
         assert not s.wait(rid, timeout=20)["result"].get("isError")
     assert time.monotonic() - t0 >= 6 * 0.15 * 0.95, "six serial 150 ms sleeps finished too soon to be serial"
-    res = s.call("serial.inflight", {})
+    res = s.call("serial__inflight", {})
     assert not res.get("isError"), res
     inflight = res.get("structuredContent", {}).get("inflight")
     if inflight is None:
@@ -130,12 +130,12 @@ def test_serial_plugin_never_sees_two_calls(plugin_dir, serve):
 def test_cancellation_no_response_and_plugin_returns_early(plugin_dir, serve):
     s = serve(plugin_dir("echo"))
     s.initialize()
-    before = s.call("echo.count", {})
-    rid = s.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 8000}})
+    before = s.call("echo__count", {})
+    rid = s.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 8000}})
     time.sleep(0.3)
     s.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
     # Still serving, and answering other calls.
-    assert s.call("echo.echo", {"after": "cancel"})["structuredContent"] == {"after": "cancel"}
+    assert s.call("echo__echo", {"after": "cancel"})["structuredContent"] == {"after": "cancel"}
     time.sleep(1.0)
     # EOF: the server finishes in-flight calls before exiting; a plugin that did
     # not see the cancellation would hold the exit for the rest of its 8 s.
@@ -148,17 +148,17 @@ def test_cancellation_no_response_and_plugin_returns_early(plugin_dir, serve):
 
 
 def test_cancellation_seen_by_plugin(plugin_dir, serve):
-    """echo.count reports what the echo plugin saw; the cancelled sleep is counted as cancelled."""
+    """echo__count reports what the echo plugin saw; the cancelled sleep is counted as cancelled."""
     s = serve(plugin_dir("echo"))
     s.initialize()
-    base = s.call("echo.count", {})["structuredContent"]
-    rid = s.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 8000}})
+    base = s.call("echo__count", {})["structuredContent"]
+    rid = s.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 8000}})
     time.sleep(0.3)
     t_cancel = time.monotonic()
     s.notify("notifications/cancelled", {"requestId": rid})
     deadline = time.monotonic() + 5
     while True:
-        now = s.call("echo.count", {})["structuredContent"]
+        now = s.call("echo__count", {})["structuredContent"]
         if now.get("cancelled", 0) > base.get("cancelled", 0):
             break
         assert time.monotonic() < deadline, f"the plugin never saw the cancellation: {now}"
@@ -170,10 +170,10 @@ def test_cancellation_seen_by_plugin(plugin_dir, serve):
 
 def test_cancellation_stateless_era(plugin_dir, serve):
     s = serve(plugin_dir("echo"))
-    rid = s.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 8000}, "_meta": modern_meta()})
+    rid = s.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 8000}, "_meta": modern_meta()})
     time.sleep(0.3)
     s.notify("notifications/cancelled", {"requestId": rid})
-    res = s.call("echo.echo", {"x": 1}, meta=modern_meta())
+    res = s.call("echo__echo", {"x": 1}, meta=modern_meta())
     assert res["structuredContent"] == {"x": 1}
     t0 = time.monotonic()
     s.close_stdin()
@@ -185,12 +185,12 @@ def test_cancellation_stateless_era(plugin_dir, serve):
 def test_cancel_unknown_or_finished_request_is_harmless(plugin_dir, serve):
     s = serve(plugin_dir("echo"))
     s.initialize()
-    done = s.send_request("tools/call", {"name": "echo.echo", "arguments": {"a": 1}})
+    done = s.send_request("tools/call", {"name": "echo__echo", "arguments": {"a": 1}})
     s.wait(done)
     s.notify("notifications/cancelled", {"requestId": done})
     s.notify("notifications/cancelled", {"requestId": 987654})
     s.notify("notifications/cancelled", {"requestId": "never-sent"})
-    assert s.call("echo.echo", {"b": 2})["structuredContent"] == {"b": 2}
+    assert s.call("echo__echo", {"b": 2})["structuredContent"] == {"b": 2}
     assert s.shutdown() == 0
     assert not s.duplicates
 
@@ -198,8 +198,8 @@ def test_cancel_unknown_or_finished_request_is_harmless(plugin_dir, serve):
 def test_many_cancellations_under_load(plugin_dir, serve):
     s = serve(plugin_dir("echo"))
     s.initialize()
-    sleeps = [s.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 5000}}) for _ in range(20)]
-    echoes = [s.send_request("tools/call", {"name": "echo.echo", "arguments": {"i": i}}) for i in range(100)]
+    sleeps = [s.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 5000}}) for _ in range(20)]
+    echoes = [s.send_request("tools/call", {"name": "echo__echo", "arguments": {"i": i}}) for i in range(100)]
     time.sleep(0.2)
     for rid in sleeps:
         s.notify("notifications/cancelled", {"requestId": rid})
@@ -217,11 +217,11 @@ def test_cancel_a_call_queued_on_a_serial_plugin(plugin_dir, serve):
     s = serve(plugin_dir("serial"))
     s.initialize()
     t0 = time.monotonic()
-    first = s.send_request("tools/call", {"name": "serial.sleep", "arguments": {"ms": 600}})
-    queued = s.send_request("tools/call", {"name": "serial.sleep", "arguments": {"ms": 5000}})
+    first = s.send_request("tools/call", {"name": "serial__sleep", "arguments": {"ms": 600}})
+    queued = s.send_request("tools/call", {"name": "serial__sleep", "arguments": {"ms": 5000}})
     time.sleep(0.2)
     s.notify("notifications/cancelled", {"requestId": queued})
-    after = s.send_request("tools/call", {"name": "serial.inflight", "arguments": {}})
+    after = s.send_request("tools/call", {"name": "serial__inflight", "arguments": {}})
     assert s.wait(first, timeout=10)["result"].get("isError") is not True
     res = s.wait(after, timeout=10)["result"]
     assert s.response_time(after) - t0 < 2.0, "the cancelled call held the serial queue"
@@ -242,8 +242,8 @@ def test_five_thousand_small_calls_pipelined(plugin_dir, serve, era):
         meta = modern_meta()
     lines = []
     for i in range(5000):
-        params = {"name": "bench.add", "arguments": {"a": i, "b": 7}} if i % 2 else \
-                 {"name": "echo.echo", "arguments": {"i": i}}
+        params = {"name": "bench__add", "arguments": {"a": i, "b": 7}} if i % 2 else \
+                 {"name": "echo__echo", "arguments": {"i": i}}
         if meta:
             params["_meta"] = meta
         lines.append(json.dumps({"jsonrpc": "2.0", "id": f"p{i}", "method": "tools/call", "params": params}))

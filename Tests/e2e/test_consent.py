@@ -70,7 +70,7 @@ def test_accepting_runs_the_write(tmp_path, bulkhead_bin, plugin_dir, mode):
         errlog = open(tmp_path / "sdk.log", "a")
         async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=30,
                           elicitation_callback=callback) as client:
-            return await client.call_tool("tickets.create", {"title": f"consented {mode}", "body": "yes please"})
+            return await client.call_tool("tickets__create", {"title": f"consented {mode}", "body": "yes please"})
 
     res = run(with_callback, answering("accept", True, seen))
     assert not res.is_error, res
@@ -79,7 +79,7 @@ def test_accepting_runs_the_write(tmp_path, bulkhead_bin, plugin_dir, mode):
     assert [r[1] for r in rows] == [f"consented {mode}"]
     # What the human was shown: the tool, the caller, the arguments.
     message = seen[0].message
-    assert "tickets.create" in message and "alice" in message and "consented" in message and "yes please" in message
+    assert "tickets__create" in message and "alice" in message and "consented" in message and "yes please" in message
 
 
 @pytest.mark.parametrize("mode", ERAS)
@@ -98,11 +98,11 @@ def test_declining_or_cancelling_changes_nothing(tmp_path, bulkhead_bin, plugin_
                                        args=["serve", "--plugins", str(pd.path), "--config", str(CONFIG)])
         async with Client(stdio_client(params, errlog=open(tmp_path / "sdk.log", "a")), mode=mode,
                           read_timeout_seconds=30, elicitation_callback=answering(action, confirm)) as client:
-            res = await client.call_tool("tickets.create", {"title": "must not exist", "body": "no"})
+            res = await client.call_tool("tickets__create", {"title": "must not exist", "body": "no"})
             assert res.is_error and structured(res)["kind"] == kind, res
             assert "nothing was changed" in structured(res)["message"]
             # Reads are never asked about.
-            assert not (await client.call_tool("tickets.list", {})).is_error
+            assert not (await client.call_tool("tickets__list", {})).is_error
 
     run(main)
     assert tickets_in(pd.data_dirs["tickets"]) == []
@@ -114,7 +114,7 @@ def test_a_client_that_cannot_be_asked_gets_consent_required(tmp_path, bulkhead_
 
     async def main():
         async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode, "--config", str(CONFIG), consent=False) as client:
-            res = await client.call_tool("tickets.create", {"title": "must not exist", "body": "no"})
+            res = await client.call_tool("tickets__create", {"title": "must not exist", "body": "no"})
             assert res.is_error and structured(res)["kind"] == "consent_required", res
             assert "[[preapprove]]" in structured(res)["message"]
 
@@ -127,21 +127,21 @@ def test_a_preapproved_write_runs_without_asking(tmp_path, bulkhead_bin, plugin_
     # alice opens a ticket through consent (raw 2026 round trip), the triage bot comments without any.
     alice = serve(pd)
     meta = modern_meta(caps={"elicitation": {}})
-    first = alice.call("tickets.create", {"title": "printer on fire", "body": "really"}, meta=meta)
+    first = alice.call("tickets__create", {"title": "printer on fire", "body": "really"}, meta=meta)
     assert first["resultType"] == "input_required"
     answer = {"bulkhead/consent": {"action": "accept", "content": {"confirm": True}}}
-    done = alice.result("tools/call", {"name": "tickets.create", "arguments": {"title": "printer on fire", "body": "really"},
+    done = alice.result("tools/call", {"name": "tickets__create", "arguments": {"title": "printer on fire", "body": "really"},
                                        "inputResponses": answer, "requestState": first["requestState"], "_meta": meta})
     tid = done["structuredContent"]["id"]
     assert alice.shutdown() == 0
 
     bot = serve(pd, principal="triage-bot")
     no_elicitation = modern_meta()
-    res = bot.call("tickets.comment", {"id": tid, "body": "triaged: P1"}, meta=no_elicitation)
+    res = bot.call("tickets__comment", {"id": tid, "body": "triaged: P1"}, meta=no_elicitation)
     assert res["resultType"] == "complete" and not res.get("isError"), res
     assert res["_meta"]["bulkhead/provenance"]["consent"] == "preapproved"
     # Only comment is pre-approved for it: closing still needs a human.
-    closing = bot.call("tickets.close", {"id": tid}, meta=no_elicitation)
+    closing = bot.call("tickets__close", {"id": tid}, meta=no_elicitation)
     assert error_kind(closing) == "consent_required"
     assert bot.shutdown() == 0
     assert comments_in(pd.data_dirs["tickets"]) == [(tid, "triaged: P1")]
@@ -156,7 +156,7 @@ YES = {"bulkhead/consent": {"action": "accept", "content": {"confirm": True}}}
 
 
 def ask(s, args=CREATE, meta=None):
-    res = s.call("tickets.create", args, meta=meta or modern_meta(caps={"elicitation": {}}))
+    res = s.call("tickets__create", args, meta=meta or modern_meta(caps={"elicitation": {}}))
     assert res["resultType"] == "input_required", res
     req = res["inputRequests"]["bulkhead/consent"]
     assert req["method"] == "elicitation/create"
@@ -165,7 +165,7 @@ def ask(s, args=CREATE, meta=None):
 
 
 def retry(s, state, args=CREATE, responses=YES):
-    return s.result("tools/call", {"name": "tickets.create", "arguments": args, "inputResponses": responses,
+    return s.result("tools/call", {"name": "tickets__create", "arguments": args, "inputResponses": responses,
                                    "requestState": state, "_meta": modern_meta(caps={"elicitation": {}})})
 
 
@@ -275,13 +275,13 @@ def test_a_pending_elicitation_blocks_nothing_else(plugin_dir, serve):
     pd = plugin_dir("tickets", "bench")
     s = serve(pd)
     s.initialize(capabilities={"elicitation": {}})
-    rid = s.send_request("tools/call", {"name": "tickets.create", "arguments": CREATE})
+    rid = s.send_request("tools/call", {"name": "tickets__create", "arguments": CREATE})
     ask_req = elicitation_of(s)
     assert ask_req["method"] == "elicitation/create" and ask_req["params"]["mode"] == "form"
     # While the human thinks, everything else is answered.
     for i in range(10):
-        assert tool_text(s.call("bench.add", {"a": i, "b": 1})) == str(i + 1)
-    assert not s.call("tickets.list", {}).get("isError")
+        assert tool_text(s.call("bench__add", {"a": i, "b": 1})) == str(i + 1)
+    assert not s.call("tickets__list", {}).get("isError")
     assert not s.has_response(rid)
     assert tickets_in(pd.data_dirs["tickets"]) == []
     s.send({"jsonrpc": "2.0", "id": ask_req["id"], "result": {"action": "accept", "content": {"confirm": True}}})
@@ -294,7 +294,7 @@ def test_a_client_error_to_the_elicitation_writes_nothing(plugin_dir, serve):
     pd = plugin_dir("tickets")
     s = serve(pd)
     s.initialize(capabilities={"elicitation": {}})
-    rid = s.send_request("tools/call", {"name": "tickets.create", "arguments": CREATE})
+    rid = s.send_request("tools/call", {"name": "tickets__create", "arguments": CREATE})
     s.send({"jsonrpc": "2.0", "id": elicitation_of(s)["id"], "error": {"code": -32601, "message": "no UI"}})
     assert error_kind(s.wait(rid)["result"]) == "not_allowed"
     assert tickets_in(pd.data_dirs["tickets"]) == []
@@ -306,9 +306,9 @@ def test_a_write_over_its_rate_is_refused_before_anyone_is_asked(plugin_dir, ser
     policy.write_text(policy.read_text().replace("calls_per_minute = 30", "calls_per_minute = 1"))
     s = serve(pd)
     s.initialize(capabilities={"elicitation": {}})
-    first = s.send_request("tools/call", {"name": "tickets.create", "arguments": CREATE})
+    first = s.send_request("tools/call", {"name": "tickets__create", "arguments": CREATE})
     elicitation_of(s)  # the first is put to the human
-    second = s.call("tickets.create", {"title": "second", "body": "b"})
+    second = s.call("tickets__create", {"title": "second", "body": "b"})
     assert error_kind(second) == "unavailable" and "more than 1 call a minute" in tool_text(second)
     assert len(s.requests_from_server) == 1, "the human must not be asked about a call that would be refused"
     s.send({"jsonrpc": "2.0", "id": s.requests_from_server[0]["id"], "result": {"action": "decline"}})
@@ -319,7 +319,7 @@ def test_cancelling_a_call_withdraws_its_consent_question(plugin_dir, serve):
     pd = plugin_dir("tickets")
     s = serve(pd)
     s.initialize(capabilities={"elicitation": {}})
-    rid = s.send_request("tools/call", {"name": "tickets.create", "arguments": CREATE})
+    rid = s.send_request("tools/call", {"name": "tickets__create", "arguments": CREATE})
     asked = elicitation_of(s)
     s.notify("notifications/cancelled", {"requestId": rid, "reason": "changed my mind"})
     deadline = time.monotonic() + 5
@@ -334,4 +334,4 @@ def test_cancelling_a_call_withdraws_its_consent_question(plugin_dir, serve):
     time.sleep(0.3)
     assert not s.has_response(rid)
     assert tickets_in(pd.data_dirs["tickets"]) == []
-    assert s.call("tickets.list", {}).get("isError") is not True
+    assert s.call("tickets__list", {}).get("isError") is not True

@@ -1,4 +1,4 @@
-"""deployments.live: the example that uses a secret and outbound HTTP. A fake
+"""deployments__live: the example that uses a secret and outbound HTTP. A fake
 deploy controller on loopback checks the bearer token the plugin sends."""
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ file = "{tmp_path / 'token'}"
 def test_live_asks_the_controller_with_the_granted_token(plugin_dir, controller, tmp_path, serve):
     s = serve(connected(plugin_dir, controller, tmp_path))
     s.initialize()
-    res = s.call("deployments.live", {"service": "checkout"})
+    res = s.call("deployments__live", {"service": "checkout"})
     assert not res.get("isError"), res
     sc = res["structuredContent"]
     assert sc["live"] == {"version": "2.14.1", "replicas": 6, "healthy": 6}
@@ -88,29 +88,29 @@ def test_live_asks_the_controller_with_the_granted_token(plugin_dir, controller,
 def test_live_maps_the_controllers_answers(plugin_dir, controller, tmp_path, serve, service, kind):
     s = serve(connected(plugin_dir, controller, tmp_path))
     s.initialize()
-    res = s.call("deployments.live", {"service": service})
+    res = s.call("deployments__live", {"service": service})
     assert res.get("isError") and error_kind(res) == kind, res
 
 
 def test_live_with_a_wrong_token_is_unavailable(plugin_dir, controller, tmp_path, serve):
     s = serve(connected(plugin_dir, controller, tmp_path, token="wrong-token"))
     s.initialize()
-    res = s.call("deployments.live", {"service": "checkout"})
+    res = s.call("deployments__live", {"service": "checkout"})
     assert error_kind(res) == "unavailable" and "credentials" in tool_text(res)
 
 
 def test_live_without_a_controller_is_unavailable_and_the_record_still_answers(plugin_dir, serve):
     s = serve(plugin_dir("deployments"))
     s.initialize()
-    res = s.call("deployments.live", {"service": "checkout"})
+    res = s.call("deployments__live", {"service": "checkout"})
     assert error_kind(res) == "unavailable" and "no deploy controller" in tool_text(res)
-    assert not s.call("deployments.status", {}).get("isError")
+    assert not s.call("deployments__status", {}).get("isError")
 
 
 def test_live_refuses_names_that_would_change_the_url(plugin_dir, controller, tmp_path, serve):
     s = serve(connected(plugin_dir, controller, tmp_path))
     s.initialize()
     for bad in ["../admin", "checkout?x=1", "a/b", ""]:
-        res = s.call("deployments.live", {"service": bad})
+        res = s.call("deployments__live", {"service": bad})
         assert error_kind(res) == "invalid_argument", (bad, res)
     assert controller.seen == []

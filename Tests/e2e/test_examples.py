@@ -36,7 +36,7 @@ def docs(plugin_dir, serve):
 
 
 def test_docs_search_hits_carry_provenance(docs):
-    res = ok(docs.call("docs.search", {"query": "deploy rollback"}))
+    res = ok(docs.call("docs__search", {"query": "deploy rollback"}))
     hits = sc(res)["hits"]
     assert hits
     for h in hits:
@@ -53,33 +53,33 @@ def test_docs_search_hits_carry_provenance(docs):
 
 
 def test_docs_search_version_from_front_matter(docs):
-    res = ok(docs.call("docs.search", {"query": "nobody deploys from a laptop"}))
+    res = ok(docs.call("docs__search", {"query": "nobody deploys from a laptop"}))
     hit = next(h for h in sc(res)["hits"] if h["source"] == "acme/runbook-deploys.md")
     assert hit["version"] == 3
 
 
 def test_docs_search_limit_clamped_and_reported(docs):
-    res = docs.call("docs.search", {"query": "the", "limit": 500})
+    res = docs.call("docs__search", {"query": "the", "limit": 500})
     ok(res)
     assert len(sc(res)["hits"]) == 20 or len(sc(res)["hits"]) == sc(res)["matched"]
     # The policy marks limit as a clamp: the core clamps it to the schema's maximum
     # before the plugin sees it, and says so in the provenance and in the text.
     assert res["_meta"]["bulkhead/provenance"]["clamped"] == [{"field": "limit", "requested": 500, "applied": 20}], res
     assert "clamped by policy: limit 500 → 20" in tool_text(res)
-    res = ok(docs.call("docs.search", {"query": "the", "limit": 2}))
+    res = ok(docs.call("docs__search", {"query": "the", "limit": 2}))
     assert len(sc(res)["hits"]) == 2
     assert "clamp" not in json.dumps(res).lower()
 
 
 def test_docs_search_bad_arguments(docs):
-    assert error_kind(docs.call("docs.search", {})) == "invalid_argument"
-    assert error_kind(docs.call("docs.search", {"query": 42})) == "invalid_argument"
-    assert error_kind(docs.call("docs.search", {"query": "   "})) == "invalid_argument"
-    assert error_kind(docs.call("docs.search", {"query": "x" * 300})) == "invalid_argument"
+    assert error_kind(docs.call("docs__search", {})) == "invalid_argument"
+    assert error_kind(docs.call("docs__search", {"query": 42})) == "invalid_argument"
+    assert error_kind(docs.call("docs__search", {"query": "   "})) == "invalid_argument"
+    assert error_kind(docs.call("docs__search", {"query": "x" * 300})) == "invalid_argument"
 
 
 def test_docs_fetch(docs):
-    res = ok(docs.call("docs.fetch", {"path": "acme/runbook-deploys.md"}))
+    res = ok(docs.call("docs__fetch", {"path": "acme/runbook-deploys.md"}))
     body = (CORPUS / "acme" / "runbook-deploys.md").read_text()
     assert body.strip() in tool_text(res)
     assert sc(res)["source"] == "acme/runbook-deploys.md"
@@ -93,15 +93,15 @@ def test_docs_fetch(docs):
      "/etc/passwd", "acme/..", ".."],
 )
 def test_docs_fetch_traversal_refused(docs, path):
-    res = docs.call("docs.fetch", {"path": path})
+    res = docs.call("docs__fetch", {"path": path})
     assert error_kind(res) == "invalid_argument", res
     assert "root:" not in tool_text(res)
 
 
 def test_docs_fetch_other_tenant_is_not_found(docs):
-    res = docs.call("docs.fetch", {"path": "globex/runbook-deploys.md"})
+    res = docs.call("docs__fetch", {"path": "globex/runbook-deploys.md"})
     assert error_kind(res) == "not_found"
-    missing = docs.call("docs.fetch", {"path": "acme/no-such-doc.md"})
+    missing = docs.call("docs__fetch", {"path": "acme/no-such-doc.md"})
     assert error_kind(missing) == "not_found"
     # Indistinguishable from a missing document, apart from the name asked for.
     assert sc(res)["message"].replace("globex/runbook-deploys.md", "X") == \
@@ -110,13 +110,13 @@ def test_docs_fetch_other_tenant_is_not_found(docs):
 
 def test_docs_tenant_by_principal(plugin_dir, serve):
     s = serve(plugin_dir("docs"), config=CONFIG, principal="bob")
-    res = ok(s.call("docs.search", {"query": "deploy", "limit": 20}, meta=modern_meta()))
+    res = ok(s.call("docs__search", {"query": "deploy", "limit": 20}, meta=modern_meta()))
     assert sc(res)["hits"]
     assert all(h["source"].startswith("globex/") for h in sc(res)["hits"])
     # Without a config the caller is "local", who holds no docs.read: docs is not there for it.
     s2 = serve(plugin_dir("docs"), config=False)
-    err = s2.error("tools/call", {"name": "docs.search", "arguments": {"query": "deploy"}, "_meta": modern_meta()})
-    assert err["code"] == -32602 and err["message"] == "Unknown tool: docs.search"
+    err = s2.error("tools/call", {"name": "docs__search", "arguments": {"query": "deploy"}, "_meta": modern_meta()})
+    assert err["code"] == -32602 and err["message"] == "Unknown tool: docs__search"
 
 
 # --------------------------------------------------------------------------- tickets
@@ -157,7 +157,7 @@ def db_rows(db: Path, sql: str, args=()) -> list[sqlite3.Row]:
 
 
 def create_ticket(s, title: str, body: str = "body text", meta=None) -> dict:
-    res = s.call("tickets.create", {"title": title, "body": body}, meta=meta)
+    res = s.call("tickets__create", {"title": title, "body": body}, meta=meta)
     ok(res)
     assert isinstance(sc(res).get("id"), int), res
     return res
@@ -171,34 +171,34 @@ def test_tickets_round_trip_and_database(tickets):
     assert sc(created)["tenant"] == "acme"
     assert sc(created)["author"] == "alice"
 
-    got = sc(ok(s.call("tickets.get", {"id": tid})))
+    got = sc(ok(s.call("tickets__get", {"id": tid})))
     assert got["id"] == tid
     assert got["title"] == "Printer on fire"
     assert got["body"] == "Smoke from the third floor printer."
     assert got["status"] == "open"
     assert got["comments"] == []
 
-    listed = sc(ok(s.call("tickets.list", {})))
+    listed = sc(ok(s.call("tickets__list", {})))
     assert tid in [x["id"] for x in listed["tickets"]]
 
-    commented = sc(ok(s.call("tickets.comment", {"id": tid, "body": "Extinguisher applied."})))
+    commented = sc(ok(s.call("tickets__comment", {"id": tid, "body": "Extinguisher applied."})))
     assert [c["body"] for c in commented["comments"]] == ["Extinguisher applied."]
-    got = sc(ok(s.call("tickets.get", {"id": tid})))
+    got = sc(ok(s.call("tickets__get", {"id": tid})))
     assert [c["body"] for c in got["comments"]] == ["Extinguisher applied."]
     assert got["comments"][0]["author"] == "alice"
 
-    closed = sc(ok(s.call("tickets.close", {"id": tid, "resolution": "Replaced the printer."})))
+    closed = sc(ok(s.call("tickets__close", {"id": tid, "resolution": "Replaced the printer."})))
     assert closed["status"] == "closed"
-    got = sc(ok(s.call("tickets.get", {"id": tid})))
+    got = sc(ok(s.call("tickets__get", {"id": tid})))
     assert got["status"] == "closed"
     assert got["closed_by"] == "alice"
     assert got["resolution"] == "Replaced the printer."
     # closing twice is refused
-    assert error_kind(s.call("tickets.close", {"id": tid})) == "invalid_argument"
+    assert error_kind(s.call("tickets__close", {"id": tid})) == "invalid_argument"
 
-    open_only = sc(ok(s.call("tickets.list", {"status": "open"})))
+    open_only = sc(ok(s.call("tickets__list", {"status": "open"})))
     assert tid not in [x["id"] for x in open_only["tickets"]]
-    closed_only = sc(ok(s.call("tickets.list", {"status": "closed"})))
+    closed_only = sc(ok(s.call("tickets__list", {"status": "closed"})))
     assert tid in [x["id"] for x in closed_only["tickets"]]
 
     # The real database, read directly.
@@ -217,11 +217,11 @@ def test_tickets_round_trip_and_database(tickets):
 
 def test_tickets_list_newest_first_and_limit(tickets):
     ids = [sc(create_ticket(tickets, f"t{i}"))["id"] for i in range(5)]
-    listed = sc(ok(tickets.call("tickets.list", {})))["tickets"]
+    listed = sc(ok(tickets.call("tickets__list", {})))["tickets"]
     got = [t["id"] for t in listed]
     assert got == sorted(got, reverse=True)
     assert got[:5] == list(reversed(ids))
-    two = sc(ok(tickets.call("tickets.list", {"limit": 2})))["tickets"]
+    two = sc(ok(tickets.call("tickets__list", {"limit": 2})))["tickets"]
     assert [t["id"] for t in two] == list(reversed(ids))[:2]
     (n,) = db_rows(ticket_db(tickets.data_dir), "select count(*) as n from tickets where tenant = 'acme'")
     assert n["n"] == 5
@@ -233,7 +233,7 @@ def test_tickets_survive_restart(plugin_dir, serve):
     tid = sc(create_ticket(s, "Persistent", meta=modern_meta()))["id"]
     assert s.shutdown() == 0
     s2 = serve(pd, config=CONFIG)
-    got = sc(ok(s2.call("tickets.get", {"id": tid}, meta=modern_meta())))
+    got = sc(ok(s2.call("tickets__get", {"id": tid}, meta=modern_meta())))
     assert got["title"] == "Persistent"
 
 
@@ -246,16 +246,16 @@ def test_tickets_tenants_are_isolated(plugin_dir, serve):
     bob = serve(pd, config=CONFIG, principal="bob")
     meta = modern_meta()
     b_id = sc(create_ticket(bob, "globex secret", meta=meta))["id"]
-    listed = ok(bob.call("tickets.list", {}, meta=meta))
+    listed = ok(bob.call("tickets__list", {}, meta=meta))
     ids = [x["id"] for x in sc(listed)["tickets"]]
     assert b_id in ids and a_id not in ids
     assert "acme secret" not in json.dumps(listed)
-    assert error_kind(bob.call("tickets.get", {"id": a_id}, meta=meta)) == "not_found"
-    assert error_kind(bob.call("tickets.comment", {"id": a_id, "body": "x"}, meta=meta)) == "not_found"
-    assert error_kind(bob.call("tickets.close", {"id": a_id}, meta=meta)) == "not_found"
+    assert error_kind(bob.call("tickets__get", {"id": a_id}, meta=meta)) == "not_found"
+    assert error_kind(bob.call("tickets__comment", {"id": a_id, "body": "x"}, meta=meta)) == "not_found"
+    assert error_kind(bob.call("tickets__close", {"id": a_id}, meta=meta)) == "not_found"
     # "another tenant's" reads exactly like "absent"
-    absent = bob.call("tickets.get", {"id": 999_999}, meta=meta)
-    foreign = bob.call("tickets.get", {"id": a_id}, meta=meta)
+    absent = bob.call("tickets__get", {"id": 999_999}, meta=meta)
+    foreign = bob.call("tickets__get", {"id": a_id}, meta=meta)
     assert sc(absent)["message"].replace("999999", "N") == sc(foreign)["message"].replace(str(a_id), "N")
     assert bob.shutdown() == 0
 
@@ -269,12 +269,12 @@ def test_tickets_tenants_are_isolated(plugin_dir, serve):
 
 
 def test_tickets_bad_arguments(tickets):
-    assert error_kind(tickets.call("tickets.get", {"id": 999999})) == "not_found"
-    assert error_kind(tickets.call("tickets.create", {})) == "invalid_argument"
-    assert error_kind(tickets.call("tickets.create", {"title": "no body"})) == "invalid_argument"
-    assert error_kind(tickets.call("tickets.get", {})) == "invalid_argument"
-    assert error_kind(tickets.call("tickets.get", {"id": "one"})) == "invalid_argument"
-    assert error_kind(tickets.call("tickets.list", {"status": "pending"})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets__get", {"id": 999999})) == "not_found"
+    assert error_kind(tickets.call("tickets__create", {})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets__create", {"title": "no body"})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets__get", {})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets__get", {"id": "one"})) == "invalid_argument"
+    assert error_kind(tickets.call("tickets__list", {"status": "pending"})) == "invalid_argument"
 
 
 # --------------------------------------------------------------------------- deployments
@@ -297,7 +297,7 @@ def deploy_rows() -> list[dict]:
 
 
 def test_deployments_status(deployments):
-    res = ok(deployments.call("deployments.status", {}))
+    res = ok(deployments.call("deployments__status", {}))
     got = sc(res)["deployments"]
     pairs = [(d["service"], d["environment"]) for d in got]
     rows = deploy_rows()
@@ -308,13 +308,13 @@ def test_deployments_status(deployments):
         assert str(d["id"]) == latest["id"] and d["version"] == latest["version"]
     assert sc(res)["source"]["file"]  # provenance: where the answer came from
     assert ISO.match(sc(res)["source"]["modified"])
-    one = sc(ok(deployments.call("deployments.status", {"service": "orders", "environment": "production"})))
+    one = sc(ok(deployments.call("deployments__status", {"service": "orders", "environment": "production"})))
     assert [(d["service"], d["environment"]) for d in one["deployments"]] == [("orders", "production")]
-    assert error_kind(deployments.call("deployments.status", {"service": "no-such-service"})) == "not_found"
+    assert error_kind(deployments.call("deployments__status", {"service": "no-such-service"})) == "not_found"
 
 
 def test_deployments_history_order_and_limit(deployments):
-    res = ok(deployments.call("deployments.history", {"service": "orders"}))
+    res = ok(deployments.call("deployments__history", {"service": "orders"}))
     entries = sc(res)["deployments"]
     expected = sorted((r for r in deploy_rows() if r["service"] == "orders"),
                       key=lambda r: r["started_at"], reverse=True)
@@ -325,19 +325,19 @@ def test_deployments_history_order_and_limit(deployments):
     assert stamps == sorted(stamps, reverse=True), "history is not newest first"
     assert all(e["service"] == "orders" for e in entries)
 
-    two = sc(ok(deployments.call("deployments.history", {"service": "orders", "limit": 2})))["deployments"]
+    two = sc(ok(deployments.call("deployments__history", {"service": "orders", "limit": 2})))["deployments"]
     assert two == entries[:2]
-    prod = sc(ok(deployments.call("deployments.history", {"service": "orders", "environment": "production"})))
+    prod = sc(ok(deployments.call("deployments__history", {"service": "orders", "environment": "production"})))
     assert {e["environment"] for e in prod["deployments"]} == {"production"}
 
-    clamped = ok(deployments.call("deployments.history", {"service": "orders", "limit": 1000}))
+    clamped = ok(deployments.call("deployments__history", {"service": "orders", "limit": 1000}))
     assert clamped["_meta"]["bulkhead/provenance"]["clamped"] == [{"field": "limit", "requested": 1000, "applied": 50}]
     assert len(sc(clamped)["deployments"]) == len(expected)
 
 
 def test_deployments_history_needs_service(deployments):
-    assert error_kind(deployments.call("deployments.history", {})) == "invalid_argument"
-    assert error_kind(deployments.call("deployments.history", {"service": "nope"})) == "not_found"
+    assert error_kind(deployments.call("deployments__history", {})) == "invalid_argument"
+    assert error_kind(deployments.call("deployments__history", {"service": "nope"})) == "not_found"
 
 
 # --------------------------------------------------------------------------- bench and admin
@@ -347,22 +347,22 @@ def test_deployments_history_needs_service(deployments):
 def test_bench_add(plugin_dir, serve, a, b):
     s = serve(plugin_dir("bench"))
     s.initialize()
-    res = ok(s.call("bench.add", {"a": a, "b": b}))
+    res = ok(s.call("bench__add", {"a": a, "b": b}))
     assert res["content"] == [{"type": "text", "text": str(a + b)}]
 
 
 def test_bench_add_bad_arguments(plugin_dir, serve):
     s = serve(plugin_dir("bench"))
     s.initialize()
-    assert error_kind(s.call("bench.add", {"a": 1})) == "invalid_argument"
-    assert error_kind(s.call("bench.add", {"a": "1", "b": 2})) == "invalid_argument"
+    assert error_kind(s.call("bench__add", {"a": 1})) == "invalid_argument"
+    assert error_kind(s.call("bench__add", {"a": "1", "b": 2})) == "invalid_argument"
 
 
 def test_admin_status_lists_plugins(plugin_dir, serve):
     s = serve(plugin_dir("admin", "bench", "docs", "echo", "wrong_abi"), config=CONFIG, principal="ops")
     s.initialize()
-    s.call("bench.add", {"a": 1, "b": 1})
-    res = ok(s.call("admin.status", {}))
+    s.call("bench__add", {"a": 1, "b": 1})
+    res = ok(s.call("admin__status", {}))
     blob = json.dumps(sc(res)) + tool_text(res)
     for name in ("admin", "bench", "docs", "echo"):
         assert name in blob, name

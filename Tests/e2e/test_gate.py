@@ -40,12 +40,12 @@ def test_principals_see_different_tools(tmp_path, bulkhead_bin, plugin_dir, mode
     alice = listed(tmp_path, bulkhead_bin, pd, mode, "alice")
     bob = listed(tmp_path, bulkhead_bin, pd, mode, "bob")
     ops = listed(tmp_path, bulkhead_bin, pd, mode, "ops")
-    assert "deployments.status" in alice and "deployments.status" not in bob
-    assert "tickets.create" in alice and "tickets.create" in bob and "tickets.create" not in ops
-    assert "admin.status" in ops and "admin.status" not in alice and "admin.status" not in bob
-    assert "gated.hidden" in ops and "gated.hidden" not in alice
-    assert "docs.search" in alice and "docs.search" not in ops
-    assert "bench.add" in alice and "bench.add" in bob and "bench.add" in ops
+    assert "deployments__status" in alice and "deployments__status" not in bob
+    assert "tickets__create" in alice and "tickets__create" in bob and "tickets__create" not in ops
+    assert "admin__status" in ops and "admin__status" not in alice and "admin__status" not in bob
+    assert "gated__hidden" in ops and "gated__hidden" not in alice
+    assert "docs__search" in alice and "docs__search" not in ops
+    assert "bench__add" in alice and "bench__add" in bob and "bench__add" in ops
 
 
 @pytest.mark.parametrize("mode", ERAS)
@@ -56,19 +56,19 @@ def test_a_hidden_tool_answers_exactly_like_a_missing_one(tmp_path, bulkhead_bin
     async def main():
         async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode, "--config", str(CONFIG),
                               "--principal", "alice") as client:
-            for name in ("gated.hidden", "gated.nosuch"):
+            for name in ("gated__hidden", "gated__nosuch"):
                 with pytest.raises(MCPError) as ei:
                     await client.call_tool(name, {})
                 errors[name] = (ei.value.code, str(ei.value).replace(name, "NAME"))
 
     run(main)
-    assert errors["gated.hidden"] == errors["gated.nosuch"]
-    assert errors["gated.hidden"][0] == -32602
+    assert errors["gated__hidden"] == errors["gated__nosuch"]
+    assert errors["gated__hidden"][0] == -32602
 
 
 def test_a_hidden_tool_is_callable_by_whom_the_policy_allows(plugin_dir, serve):
     s = serve(plugin_dir("gated"), principal="ops")
-    assert tool_text(s.call("gated.hidden", {}, meta=modern_meta())) == "found me"
+    assert tool_text(s.call("gated__hidden", {}, meta=modern_meta())) == "found me"
 
 
 def test_the_2026_list_says_it_varies_by_caller(plugin_dir, serve):
@@ -83,7 +83,7 @@ def test_a_plugin_without_policy_serves_nobody_and_check_says_so(tmp_path, plugi
     (folder / "policy.toml").unlink()
     s = serve(pd)
     s.initialize()
-    assert s.tool_names() == ["bench.add"]
+    assert s.tool_names() == ["bench__add"]
     assert "has no policy.toml: it serves nobody" in s.stderr_text()
     r = run_cli(bulkhead_bin, "check", str(folder))
     assert r.returncode == 0
@@ -97,7 +97,7 @@ def test_a_policy_naming_a_tool_the_plugin_lacks_is_refused(tmp_path, plugin_dir
     policy.write_text(policy.read_text() + '\n[limits.strcit]\ndeadline_ms = 10\n')
     s = serve(pd)
     s.initialize()
-    assert s.tool_names() == ["bench.add"]
+    assert s.tool_names() == ["bench__add"]
     line = next(l for l in s.stderr_text().splitlines() if "refused plugin 'typo'" in l)
     assert "names tool 'strcit', which the plugin does not have" in line
     r = run_cli(bulkhead_bin, "check", str(folder))
@@ -126,18 +126,18 @@ def test_invalid_arguments_never_reach_the_plugin(tmp_path, bulkhead_bin, plugin
     async def main():
         async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode) as client:
             for args, message in cases:
-                res = await client.call_tool("gated.strict", args)
+                res = await client.call_tool("gated__strict", args)
                 assert res.is_error, (args, res)
                 sc = structured(res)
                 assert sc["kind"] == "invalid_argument", (args, sc)
                 assert message in sc["message"], (args, sc["message"])
                 assert message.split(" ")[0].split("[")[0] in json.dumps(sc["violations"])
                 assert any(message in getattr(b, "text", "") for b in res.content)
-            counted = structured(await client.call_tool("gated.count", {}))
+            counted = structured(await client.call_tool("gated__count", {}))
             assert counted["calls"] == 0, "the plugin was called with arguments the schema refuses"
-            good = await client.call_tool("gated.strict", {"n": 3, "name": "abc"})
+            good = await client.call_tool("gated__strict", {"n": 3, "name": "abc"})
             assert not good.is_error and structured(good) == {"n": 3, "name": "abc"}
-            assert structured(await client.call_tool("gated.count", {}))["calls"] == 1
+            assert structured(await client.call_tool("gated__count", {}))["calls"] == 1
 
     run(main)
 
@@ -148,15 +148,15 @@ def test_a_clamped_argument_is_clamped_and_reported(tmp_path, bulkhead_bin, plug
 
     async def main():
         async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode) as client:
-            res = await client.call_tool("gated.strict", {"n": 1, "name": "a", "page": 500})
+            res = await client.call_tool("gated__strict", {"n": 1, "name": "a", "page": 500})
             assert not res.is_error, res
             assert structured(res)["page"] == 50, "the plugin saw the clamped value"
             provenance = res.meta["bulkhead/provenance"]
             assert provenance["clamped"] == [{"field": "page", "requested": 500, "applied": 50}]
             assert any("clamped by policy: page 500 → 50" in getattr(b, "text", "") for b in res.content)
-            low = await client.call_tool("gated.strict", {"n": 1, "name": "a", "page": -3})
+            low = await client.call_tool("gated__strict", {"n": 1, "name": "a", "page": -3})
             assert structured(low)["page"] == 1
-            fine = await client.call_tool("gated.strict", {"n": 1, "name": "a", "page": 7})
+            fine = await client.call_tool("gated__strict", {"n": 1, "name": "a", "page": 7})
             assert "clamped" not in fine.meta["bulkhead/provenance"]
 
     run(main)
@@ -165,9 +165,9 @@ def test_a_clamped_argument_is_clamped_and_reported(tmp_path, bulkhead_bin, plug
 def test_arguments_over_the_size_limit_are_too_large(plugin_dir, serve):
     s = serve(plugin_dir("gated"))
     s.initialize()
-    res = s.call("gated.strict", {"n": 1, "name": "x" * 5000})
+    res = s.call("gated__strict", {"n": 1, "name": "x" * 5000})
     assert error_kind(res) == "too_large" and "argument_bytes" in tool_text(res)
-    assert s.call("gated.count", {})["structuredContent"]["calls"] == 0
+    assert s.call("gated__count", {})["structuredContent"]["calls"] == 0
 
 
 # ----------------------------------------------------------------------------- deadlines and cancellation
@@ -177,23 +177,23 @@ def test_a_call_past_its_deadline_times_out_and_others_go_on(plugin_dir, serve):
     s = serve(plugin_dir("gated", "bench", "admin", "serial"), principal="ops")
     s.initialize()
     t0 = time.monotonic()
-    hung = s.send_request("tools/call", {"name": "gated.hang", "arguments": {"ms": 2500}})
+    hung = s.send_request("tools/call", {"name": "gated__hang", "arguments": {"ms": 2500}})
     # Meanwhile other plugins, and other tools of this one, answer at once.
     for i in range(20):
-        assert tool_text(s.call("bench.add", {"a": i, "b": 1})) == str(i + 1)
-    assert s.call("gated.rated", {}).get("isError") is not True
+        assert tool_text(s.call("bench__add", {"a": i, "b": 1})) == str(i + 1)
+    assert s.call("gated__rated", {}).get("isError") is not True
     res = s.wait(hung, timeout=5)["result"]
     took = time.monotonic() - t0
     assert error_kind(res) == "timeout", res
     assert "300 ms" in tool_text(res)
     assert 0.25 < took < 1.5, took
-    status = s.call("admin.status", {})["structuredContent"]
+    status = s.call("admin__status", {})["structuredContent"]
     gated = next(p for p in status["plugins"] if p["name"] == "gated")
     assert gated["health"] == "degraded"
     assert "overran its 300 ms deadline" in s.stderr_text()
     # Once the plugin really returns, it is healthy again.
     time.sleep(2.6)
-    status = s.call("admin.status", {})["structuredContent"]
+    status = s.call("admin__status", {})["structuredContent"]
     assert next(p for p in status["plugins"] if p["name"] == "gated")["health"] == "ok"
 
 
@@ -204,24 +204,24 @@ def test_a_hung_serial_plugin_blocks_nothing_else(tmp_path, plugin_dir, serve):
     (copy / "policy.toml").write_text((copy / "policy.toml").read_text() + "\n[limits]\ndeadline_ms = 300\n")
     s = serve(pd)
     s.initialize()
-    first = s.send_request("tools/call", {"name": "serial.sleep", "arguments": {"ms": 1500}})
-    queued = s.send_request("tools/call", {"name": "serial.sleep", "arguments": {"ms": 10}})
-    assert tool_text(s.call("bench.add", {"a": 1, "b": 2})) == "3"
+    first = s.send_request("tools/call", {"name": "serial__sleep", "arguments": {"ms": 1500}})
+    queued = s.send_request("tools/call", {"name": "serial__sleep", "arguments": {"ms": 10}})
+    assert tool_text(s.call("bench__add", {"a": 1, "b": 2})) == "3"
     assert error_kind(s.wait(first, timeout=5)["result"]) == "timeout"
     # The queued call waited behind the stuck one until its own deadline.
     assert error_kind(s.wait(queued, timeout=5)["result"]) == "timeout"
-    assert tool_text(s.call("bench.add", {"a": 2, "b": 2})) == "4"
+    assert tool_text(s.call("bench__add", {"a": 2, "b": 2})) == "4"
 
 
 def test_cancellation_sets_the_flag_and_sends_no_response(plugin_dir, serve):
     s = serve(plugin_dir("gated"))
     s.initialize()
-    rid = s.send_request("tools/call", {"name": "gated.nap", "arguments": {"ms": 350}})
+    rid = s.send_request("tools/call", {"name": "gated__nap", "arguments": {"ms": 350}})
     time.sleep(0.1)
     s.notify("notifications/cancelled", {"requestId": rid, "reason": "user pressed stop"})
     time.sleep(0.6)
     assert not s.has_response(rid), "a cancelled request must not be answered"
-    assert s.call("gated.count", {})["structuredContent"]["saw_cancel"] == 1
+    assert s.call("gated__count", {})["structuredContent"]["saw_cancel"] == 1
 
 
 # ----------------------------------------------------------------------------- limits
@@ -231,14 +231,14 @@ def test_calls_per_minute_at_the_edge(plugin_dir, serve):
     s = serve(plugin_dir("gated"))
     s.initialize()
     for _ in range(3):
-        assert tool_text(s.call("gated.rated", {})) == "ok"
-    res = s.call("gated.rated", {})
+        assert tool_text(s.call("gated__rated", {})) == "ok"
+    res = s.call("gated__rated", {})
     assert error_kind(res) == "unavailable", res
     sc = res["structuredContent"]
     assert "more than 3 calls a minute" in sc["message"]
     assert 15_000 <= sc["retryAfterMs"] <= 20_000, sc  # a token comes back every 20 s
     # Other tools of the plugin are not counted against rated's own limit.
-    assert s.call("gated.strict", {"n": 1, "name": "a"}).get("isError") is not True
+    assert s.call("gated__strict", {"n": 1, "name": "a"}).get("isError") is not True
 
 
 def test_the_rate_limit_is_per_principal(plugin_dir, serve):
@@ -247,22 +247,22 @@ def test_the_rate_limit_is_per_principal(plugin_dir, serve):
         s = serve(pd, principal=principal)
         s.initialize()
         for _ in range(3):
-            assert tool_text(s.call("gated.rated", {})) == "ok"
-        assert error_kind(s.call("gated.rated", {})) == "unavailable"
+            assert tool_text(s.call("gated__rated", {})) == "ok"
+        assert error_kind(s.call("gated__rated", {})) == "unavailable"
 
 
 def test_concurrent_calls_at_the_edge(plugin_dir, serve):
     s = serve(plugin_dir("gated"))
     s.initialize()
-    a = s.send_request("tools/call", {"name": "gated.limited", "arguments": {"ms": 300}})
-    b = s.send_request("tools/call", {"name": "gated.limited", "arguments": {"ms": 300}})
+    a = s.send_request("tools/call", {"name": "gated__limited", "arguments": {"ms": 300}})
+    b = s.send_request("tools/call", {"name": "gated__limited", "arguments": {"ms": 300}})
     time.sleep(0.1)
-    third = s.call("gated.limited", {"ms": 1})
+    third = s.call("gated__limited", {"ms": 1})
     assert error_kind(third) == "unavailable" and "2 calls are already running" in tool_text(third)
     assert third["structuredContent"]["retryAfterMs"] > 0
     assert tool_text(s.wait(a)["result"]) == "rested"
     assert tool_text(s.wait(b)["result"]) == "rested"
-    assert tool_text(s.call("gated.limited", {"ms": 1})) == "rested"
+    assert tool_text(s.call("gated__limited", {"ms": 1})) == "rested"
 
 
 # ----------------------------------------------------------------------------- malformed results
@@ -272,12 +272,12 @@ def test_concurrent_calls_at_the_edge(plugin_dir, serve):
 def test_malformed_results_get_the_right_kind_and_the_server_keeps_serving(plugin_dir, serve, what, kind):
     s = serve(plugin_dir("gated", "bench"))
     s.initialize()
-    res = s.call("gated.bad", {"what": what})
+    res = s.call("gated__bad", {"what": what})
     assert error_kind(res) == kind, res
     if what == "big":
         assert "65536" in tool_text(res) and len(json.dumps(res)) < 5000
-    assert tool_text(s.call("bench.add", {"a": 2, "b": 3})) == "5"
-    assert s.call("gated.strict", {"n": 1, "name": "a"}).get("isError") is not True
+    assert tool_text(s.call("bench__add", {"a": 2, "b": 3})) == "5"
+    assert s.call("gated__strict", {"n": 1, "name": "a"}).get("isError") is not True
 
 
 @pytest.mark.parametrize("mode", ERAS)
@@ -287,7 +287,7 @@ def test_every_error_kind_is_structured_with_text_too(tmp_path, bulkhead_bin, pl
     async def main():
         async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode) as client:
             for args, kind in [({"what": "big"}, "too_large"), ({"what": "utf8"}, "internal")]:
-                res = await client.call_tool("gated.bad", args)
+                res = await client.call_tool("gated__bad", args)
                 assert res.is_error and structured(res)["kind"] == kind
                 assert structured(res)["message"]
                 assert any(getattr(b, "text", "").startswith(kind + ":") for b in res.content)

@@ -48,11 +48,11 @@ def test_header_example_builds_checks_and_serves(tmp_path, bulkhead_bin, serve, 
 
     check = run_cli(bulkhead_bin, "check", str(folder))
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "hello.greet (read)" in check.stdout
+    assert "hello__greet (read)" in check.stdout
 
     srv = serve(tmp_path / "plugins")
     srv.initialize()
-    assert srv.tool_names() == ["hello.greet"]
-    assert tool_text(srv.call("hello.greet", {"name": "Ada"})) == "Hello, Ada!"
-    assert error_kind(srv.call("hello.greet", {"name": "x" * 500})) == "invalid_argument"
-    assert error_kind(srv.call("hello.greet", {})) == "invalid_argument"
+    assert srv.tool_names() == ["hello__greet"]
+    assert tool_text(srv.call("hello__greet", {"name": "Ada"})) == "Hello, Ada!"
+    assert error_kind(srv.call("hello__greet", {"name": "x" * 500})) == "invalid_argument"
+    assert error_kind(srv.call("hello__greet", {})) == "invalid_argument"

@@ -98,32 +98,32 @@ def test_sdk_lists_and_calls_every_example_plugin(tmp_path, bulkhead_bin, plugin
                 return res
 
             # Reads: all must succeed.
-            hits = await call("docs.search", {"query": "deploy", "limit": 3})
+            hits = await call("docs__search", {"query": "deploy", "limit": 3})
             assert not hits.is_error, hits
             first = structured(hits)["hits"][0]["source"]
-            doc = await call("docs.fetch", {"path": first})
+            doc = await call("docs__fetch", {"path": first})
             assert not doc.is_error, doc
-            dep = await call("deployments.status", {})
+            dep = await call("deployments__status", {})
             assert not dep.is_error, dep
-            hist = await call("deployments.history", {"service": "orders", "limit": 2})
+            hist = await call("deployments__history", {"service": "orders", "limit": 2})
             assert not hist.is_error, hist
-            add = await call("bench.add", {"a": 19, "b": 23})
+            add = await call("bench__add", {"a": 19, "b": 23})
             assert not add.is_error and add.content[0].text == "42"
-            lst = await call("tickets.list", {})
+            lst = await call("tickets__list", {})
             assert not lst.is_error, lst
 
             # Writes: a valid result either way (consent may refuse them).
-            created = await call("tickets.create", {"title": f"interop {mode}", "body": "made by the SDK"})
+            created = await call("tickets__create", {"title": f"interop {mode}", "body": "made by the SDK"})
             if created.is_error:
                 assert sc_kind(created) in ("consent_required", "not_allowed"), created
                 return
             tid = structured(created).get("id")
             assert tid is not None, created
-            got = await call("tickets.get", {"id": tid})
+            got = await call("tickets__get", {"id": tid})
             assert not got.is_error, got
-            com = await call("tickets.comment", {"id": tid, "body": "a comment"})
+            com = await call("tickets__comment", {"id": tid, "body": "a comment"})
             if not com.is_error:
-                cl = await call("tickets.close", {"id": tid})
+                cl = await call("tickets__close", {"id": tid})
                 assert isinstance(cl, mcp_types.CallToolResult)
 
     async def as_ops():
@@ -131,17 +131,17 @@ def test_sdk_lists_and_calls_every_example_plugin(tmp_path, bulkhead_bin, plugin
         async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode, "--config", str(CONFIG),
                               "--principal", "ops") as client:
             report["ops names"] = [t.name for t in (await client.list_tools()).tools]
-            adm = await client.call_tool("admin.status", {})
+            adm = await client.call_tool("admin__status", {})
             assert not adm.is_error, adm
 
     run(main)
     run(as_ops)
     names = report["names"]
-    assert names == sorted(names, key=lambda n: tuple(n.split(".", 1)))
+    assert names == sorted(names, key=lambda n: tuple(n.split("__", 1)))
     assert not any(n.startswith("admin.") for n in names)
-    assert "admin.status" in report["ops names"]
+    assert "admin__status" in report["ops names"]
     for p in EXAMPLE_PLUGINS:
-        assert any(n.startswith(p + ".") for n in names + report["ops names"]), p
+        assert any(n.startswith(p + "__") for n in names + report["ops names"]), p
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -156,15 +156,15 @@ def test_sdk_tool_errors_and_protocol_errors(tmp_path, bulkhead_bin, plugin_dir,
             for kind, name in enumerate(
                 ["invalid_argument", "not_found", "not_allowed", "unavailable", "timeout",
                  "cancelled", "too_large", "internal", "consent_required"], start=1):
-                res = await client.call_tool("echo.fail", {"kind": kind})
+                res = await client.call_tool("echo__fail", {"kind": kind})
                 assert res.is_error is True
                 assert structured(res)["kind"] == name
                 assert isinstance(structured(res)["message"], str)
                 assert any(getattr(b, "text", "") for b in res.content)
             with pytest.raises(MCPError) as ei:
-                await client.call_tool("echo.nope", {})
+                await client.call_tool("echo__nope", {})
             assert ei.value.code == -32602
-            res = await client.call_tool("echo.echo", {"still": "here"})
+            res = await client.call_tool("echo__echo", {"still": "here"})
             assert structured(res) == {"still": "here"}
 
     run(main)
@@ -176,7 +176,7 @@ def test_sdk_caller_identity(tmp_path, bulkhead_bin, plugin_dir, mode):
 
     async def main(extra, want_principal, want_tenant):
         async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode, *extra) as client:
-            res = await client.call_tool("echo.caller", {})
+            res = await client.call_tool("echo__caller", {})
             assert not res.is_error, res
             blob = json.dumps(structured(res)) + " ".join(getattr(b, "text", "") for b in res.content)
             assert want_principal in blob and want_tenant in blob, blob
@@ -206,7 +206,7 @@ def test_docs_tenant_isolation(tmp_path, bulkhead_bin, plugin_dir, mode, princip
                               "--principal", principal) as client:
             seen = set()
             for q in ("the", "a", "deploy", "billing", "e"):
-                res = await client.call_tool("docs.search", {"query": q, "limit": 20})
+                res = await client.call_tool("docs__search", {"query": q, "limit": 20})
                 assert not res.is_error, res
                 sc = structured(res)
                 assert sc.get("tenant", own) == own
@@ -217,10 +217,10 @@ def test_docs_tenant_isolation(tmp_path, bulkhead_bin, plugin_dir, mode, princip
                 assert (other + "/") not in text
             assert seen, "searching found nothing in the caller's own tenant"
             for src in own_docs[:3]:
-                res = await client.call_tool("docs.fetch", {"path": src})
+                res = await client.call_tool("docs__fetch", {"path": src})
                 assert not res.is_error, (src, res)
             for src in other_docs:
-                res = await client.call_tool("docs.fetch", {"path": src})
+                res = await client.call_tool("docs__fetch", {"path": src})
                 assert res.is_error and sc_kind(res) == "not_found", (src, res)
                 text = " ".join(getattr(b, "text", "") for b in res.content)
                 body_of_other = (EXAMPLES / "docs" / "corpus" / src).read_text()
@@ -254,14 +254,14 @@ def test_raw_results_validate_legacy(plugin_dir, serve):
     for t in tools["tools"]:
         mcp_types.Tool.model_validate(t)
     for name, args in [
-        ("bench.add", {"a": 1, "b": 2}),
-        ("echo.echo", {"x": [1, 2, {"y": None}]}),
-        ("echo.fail", {"kind": 4}),
-        ("echo.big", {"bytes": 70_000}),
-        ("docs.search", {"query": "deploy"}),
-        ("deployments.status", {}),
-        ("tickets.list", {}),
-        ("tickets.create", {"title": "raw legacy", "body": "b"}),
+        ("bench__add", {"a": 1, "b": 2}),
+        ("echo__echo", {"x": [1, 2, {"y": None}]}),
+        ("echo__fail", {"kind": 4}),
+        ("echo__big", {"bytes": 70_000}),
+        ("docs__search", {"query": "deploy"}),
+        ("deployments__status", {}),
+        ("tickets__list", {}),
+        ("tickets__create", {"title": "raw legacy", "body": "b"}),
     ]:
         res = s.call(name, args)
         check("tools/call", None, res)
@@ -269,7 +269,7 @@ def test_raw_results_validate_legacy(plugin_dir, serve):
     assert s.shutdown() == 0
     ops = serve(plugin_dir("admin", "bench"), config=CONFIG, principal="ops")
     ops.initialize(LEGACY)
-    check("tools/call", None, ops.call("admin.status", {}))
+    check("tools/call", None, ops.call("admin__status", {}))
     assert len(checked) >= 12
 
 
@@ -283,22 +283,22 @@ def test_raw_results_validate_modern(plugin_dir, serve):
     tools = s.result("tools/list", {"_meta": meta})
     validate("tools/list", MODERN, tools)
     for name, args in [
-        ("bench.add", {"a": 1, "b": 2}),
-        ("echo.echo", {"x": "y"}),
-        ("echo.fail", {"kind": 7}),
-        ("docs.search", {"query": "deploy"}),
-        ("deployments.history", {"service": "checkout"}),
-        ("tickets.list", {}),
-        ("tickets.create", {"title": "raw modern", "body": "b"}),
+        ("bench__add", {"a": 1, "b": 2}),
+        ("echo__echo", {"x": "y"}),
+        ("echo__fail", {"kind": 7}),
+        ("docs__search", {"query": "deploy"}),
+        ("deployments__history", {"service": "checkout"}),
+        ("tickets__list", {}),
+        ("tickets__create", {"title": "raw modern", "body": "b"}),
     ]:
         res = s.call(name, args, meta=meta)
         validate("tools/call", MODERN, res)
         assert res["resultType"] in ("complete", "input_required"), res
-        if name != "tickets.create":
+        if name != "tickets__create":
             assert res["resultType"] == "complete"
     assert s.shutdown() == 0
     ops = serve(plugin_dir("admin"), config=CONFIG, principal="ops")
-    validate("tools/call", MODERN, ops.call("admin.status", {}, meta=meta))
+    validate("tools/call", MODERN, ops.call("admin__status", {}, meta=meta))
 
 
 def test_raw_error_shapes_validate(plugin_dir, serve):
@@ -328,13 +328,13 @@ def test_sdk_concurrent_calls(tmp_path, bulkhead_bin, plugin_dir, mode):
 
             async def one(i: int):
                 if i % 10 == 0:
-                    res = await client.call_tool("echo.big", {"bytes": 100_000 + i})
+                    res = await client.call_tool("echo__big", {"bytes": 100_000 + i})
                     results[i] = len(res.content[0].text)
                 elif i % 2:
-                    res = await client.call_tool("bench.add", {"a": i, "b": 1000})
+                    res = await client.call_tool("bench__add", {"a": i, "b": 1000})
                     results[i] = res.content[0].text
                 else:
-                    res = await client.call_tool("echo.echo", {"i": i})
+                    res = await client.call_tool("echo__echo", {"i": i})
                     results[i] = structured(res)
 
             async with anyio.create_task_group() as tg:
@@ -359,16 +359,16 @@ def test_sdk_cancellation(tmp_path, bulkhead_bin, plugin_dir, mode):
     async def main():
         async with sdk_client(tmp_path, bulkhead_bin, pd.path, mode) as client:
             await client.list_tools()
-            before = structured(await client.call_tool("echo.count", {}))["cancelled"]
+            before = structured(await client.call_tool("echo__count", {}))["cancelled"]
             t0 = anyio.current_time()
             with anyio.move_on_after(0.3):
-                await client.call_tool("echo.sleep", {"ms": 8000})
+                await client.call_tool("echo__sleep", {"ms": 8000})
                 raise AssertionError("the sleep was not abandoned")
             with anyio.fail_after(5):
-                while structured(await client.call_tool("echo.count", {}))["cancelled"] == before:
+                while structured(await client.call_tool("echo__count", {}))["cancelled"] == before:
                     await anyio.sleep(0.05)
             assert anyio.current_time() - t0 < 3
-            res = await client.call_tool("echo.echo", {"after": "cancel"})
+            res = await client.call_tool("echo__echo", {"after": "cancel"})
             assert structured(res) == {"after": "cancel"}
 
     run(main)

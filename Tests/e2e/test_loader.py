@@ -54,7 +54,7 @@ def refusal_lines(stderr: str, folder: str) -> list[str]:
 
 
 def served_plugins(names: list[str]) -> set[str]:
-    return {n.split(".", 1)[0] for n in names}
+    return {n.split("__", 1)[0] for n in names}
 
 
 @pytest.mark.parametrize("broken", BROKEN_FIXTURES)
@@ -63,7 +63,7 @@ def test_broken_plugin_refused_and_others_keep_serving(plugin_dir, serve, broken
     s.initialize()
     names = s.tool_names()
     assert served_plugins(names) == {"echo"}, names
-    assert s.call("echo.echo", {"ok": True})["structuredContent"] == {"ok": True}
+    assert s.call("echo__echo", {"ok": True})["structuredContent"] == {"ok": True}
     assert s.shutdown() == 0
     err = s.stderr_text()
     lines = refusal_lines(err, broken)
@@ -84,7 +84,7 @@ def test_all_broken_at_once(plugin_dir, serve):
     s.initialize()
     names = s.tool_names()
     assert served_plugins(names) == {"echo", "bench"}, names
-    assert tool_text(s.call("bench.add", {"a": 1, "b": 1})) == "2"
+    assert tool_text(s.call("bench__add", {"a": 1, "b": 1})) == "2"
     assert s.shutdown() == 0
     err = s.stderr_text()
     for broken in BROKEN_FIXTURES:
@@ -140,8 +140,8 @@ def test_every_example_plugin_loads(plugin_dir, serve, tmp_path):
     names = s.tool_names()
     assert served_plugins(names) == set(EXAMPLE_PLUGINS)
     for p in EXAMPLE_PLUGINS:
-        declared = {f"{p}.{t['name']}" for t in manifest(p)["tools"]}
-        assert declared == {n for n in names if n.startswith(p + ".")}, p
+        declared = {f"{p}__{t['name']}" for t in manifest(p)["tools"]}
+        assert declared == {n for n in names if n.startswith(p + "__")}, p
     assert s.shutdown() == 0
     assert "refused plugin" not in s.stderr_text()
 
@@ -163,7 +163,7 @@ def test_tool_order_is_sorted_and_deterministic(plugin_dir, serve):
         assert s.shutdown() == 0
     assert all(l == lists[0] for l in lists), lists
     names = lists[0]
-    assert names == sorted(names, key=lambda n: tuple(n.split(".", 1)))
+    assert names == sorted(names, key=lambda n: tuple(n.split("__", 1)))
     assert len(names) == len(set(names))
 
 
@@ -173,7 +173,7 @@ def test_tool_descriptions_come_from_manifest(plugin_dir, serve):
     tools = {t["name"]: t for t in s.list_tools()}
     for p in ("bench", "docs"):
         for t in manifest(p)["tools"]:
-            listed = tools[f"{p}.{t['name']}"]
+            listed = tools[f"{p}__{t['name']}"]
             if "description" in t:
                 assert listed.get("description") == t["description"]
             assert listed["inputSchema"]["type"] == "object"

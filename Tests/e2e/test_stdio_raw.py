@@ -10,7 +10,7 @@ import pytest
 from conftest import ALLOW_EVERYONE, all_scopes_config
 from rawclient import LEGACY, MODERN, PV_KEY, CAPS_KEY, SERVER_INFO_KEY, modern_meta, tool_text, is_jsonrpc_message
 
-ECHO_TOOLS = {"echo.echo", "echo.caller", "echo.big", "echo.sleep", "echo.fail", "echo.count"}
+ECHO_TOOLS = {"echo__echo", "echo__caller", "echo__big", "echo__sleep", "echo__fail", "echo__count"}
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def assert_alive(srv, era="legacy"):
         r = srv.request("ping", {})
         assert r.get("result") == {}, r
     else:
-        r = srv.request("tools/call", {"name": "bench.add", "arguments": {"a": 2, "b": 3}, "_meta": modern_meta()})
+        r = srv.request("tools/call", {"name": "bench__add", "arguments": {"a": 2, "b": 3}, "_meta": modern_meta()})
         assert "result" in r, r
         assert tool_text(r["result"]) == "5"
 
@@ -56,14 +56,14 @@ def test_initialize_ping_list_call(srv):
     assert srv.result("ping", {}) == {}
     names = srv.tool_names()
     assert ECHO_TOOLS <= set(names)
-    assert "bench.add" in names
+    assert "bench__add" in names
     for tool in srv.list_tools():
         assert tool["inputSchema"]["type"] == "object"
-    res = srv.call("echo.echo", {"hello": "world", "n": 3})
+    res = srv.call("echo__echo", {"hello": "world", "n": 3})
     assert not res.get("isError")
     assert res["structuredContent"] == {"hello": "world", "n": 3}
     assert json.loads(tool_text(res)) == {"hello": "world", "n": 3}
-    res = srv.call("bench.add", {"a": 40, "b": 2})
+    res = srv.call("bench__add", {"a": 40, "b": 2})
     assert res["content"] == [{"type": "text", "text": "42"}]
     # notifications/initialized (sent by initialize()) got no answer of any kind
     assert all("id" in json.loads(l) for l in srv.lines), srv.lines
@@ -76,7 +76,7 @@ def test_initialize_unknown_version_gets_latest_handshake_version(srv):
 
 def test_tool_error_result(srv):
     srv.initialize()
-    res = srv.call("echo.fail", {"kind": 2})
+    res = srv.call("echo__fail", {"kind": 2})
     assert res["isError"] is True
     assert res["structuredContent"]["kind"] == "not_found"
     assert isinstance(res["structuredContent"]["message"], str)
@@ -102,9 +102,9 @@ def test_tools_list_pagination(plugin_dir, serve, tmp_path):
         assert isinstance(cursor, str)
         assert pages < 100
     assert len(names) == len(set(names)), "a tool was listed twice across pages"
-    assert names == sorted(names, key=lambda n: tuple(n.split(".", 1)))
+    assert names == sorted(names, key=lambda n: tuple(n.split("__", 1)))
     assert ECHO_TOOLS <= set(names)
-    assert {"docs.search", "docs.fetch", "tickets.create", "bench.add", "admin.status", "serial.inflight"} <= set(names)
+    assert {"docs__search", "docs__fetch", "tickets__create", "bench__add", "admin__status", "serial__inflight"} <= set(names)
 
 
 MANY_C = r"""
@@ -176,10 +176,10 @@ def test_tools_list_pagination_many_tools(plugin_dir, serve, era):
         assert isinstance(cursor, str) and pages < 2000
         if meta:
             assert res["resultType"] == "complete"
-    expected = sorted([f"many.t{i:04d}" for i in range(1000)] + list(ECHO_TOOLS),
-                      key=lambda n: tuple(n.split(".", 1)))
+    expected = sorted([f"many__t{i:04d}" for i in range(1000)] + list(ECHO_TOOLS),
+                      key=lambda n: tuple(n.split("__", 1)))
     assert names == expected
-    assert tool_text(s.call("many.t0999", {}, meta=meta)) == "t0999"
+    assert tool_text(s.call("many__t0999", {}, meta=meta)) == "t0999"
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
@@ -253,14 +253,14 @@ def test_unknown_notification_is_ignored(srv):
 @pytest.mark.parametrize(
     "params",
     [
-        {"name": "echo.no_such_tool", "arguments": {}},
-        {"name": "no_such_plugin.echo", "arguments": {}},
+        {"name": "echo__no_such_tool", "arguments": {}},
+        {"name": "no_such_plugin__echo", "arguments": {}},
         {"name": "echo", "arguments": {}},
         {"arguments": {}},  # no name
         {"name": 17, "arguments": {}},  # name not a string
-        {"name": "echo.echo", "arguments": [1, 2]},  # arguments not an object
-        {"name": "echo.echo", "arguments": "x"},
-        {"name": "echo.echo", "arguments": 5},
+        {"name": "echo__echo", "arguments": [1, 2]},  # arguments not an object
+        {"name": "echo__echo", "arguments": "x"},
+        {"name": "echo__echo", "arguments": 5},
     ],
 )
 @pytest.mark.parametrize("era", ["legacy", "modern"])
@@ -286,7 +286,7 @@ def test_error_then_many_good(srv):
     for i in range(50):
         srv.send_raw(b"{garbage\n")
         srv.send_raw(b'{"jsonrpc":"2.0","id":"x%d"}\n' % i)
-        ids.append(srv.send_request("tools/call", {"name": "bench.add", "arguments": {"a": i, "b": 1}}))
+        ids.append(srv.send_request("tools/call", {"name": "bench__add", "arguments": {"a": i, "b": 1}}))
     for i, rid in enumerate(ids):
         assert tool_text(srv.wait(rid)["result"]) == str(i + 1)
         assert srv.wait(f"x{i}")["error"]["code"] == -32600
@@ -315,11 +315,11 @@ def test_stateless_list_and_call_without_handshake(srv):
     assert isinstance(res["ttlMs"], int) and res["ttlMs"] >= 0
     assert res["cacheScope"] in ("public", "private")
     names = srv.tool_names(meta=meta)
-    assert ECHO_TOOLS <= set(names) and "bench.add" in names
-    res = srv.call("bench.add", {"a": 1, "b": 2}, meta=meta)
+    assert ECHO_TOOLS <= set(names) and "bench__add" in names
+    res = srv.call("bench__add", {"a": 1, "b": 2}, meta=meta)
     assert res["resultType"] == "complete"
     assert tool_text(res) == "3"
-    res = srv.call("echo.fail", {"kind": 1}, meta=meta)
+    res = srv.call("echo__fail", {"kind": 1}, meta=meta)
     assert res["resultType"] == "complete"
     assert res["isError"] is True and res["structuredContent"]["kind"] == "invalid_argument"
 
@@ -330,7 +330,7 @@ def test_stateless_missing_client_capabilities(srv, method):
     del meta[CAPS_KEY]
     params = {"_meta": meta}
     if method == "tools/call":
-        params.update(name="bench.add", arguments={"a": 1, "b": 1})
+        params.update(name="bench__add", arguments={"a": 1, "b": 1})
     err = srv.error(method, params)
     assert err["code"] == -32602, err
     assert_alive(srv, "modern")
@@ -340,7 +340,7 @@ def test_stateless_missing_client_capabilities(srv, method):
 def test_stateless_unsupported_version(srv, method):
     params = {"_meta": modern_meta(version="2099-01-01")}
     if method == "tools/call":
-        params.update(name="bench.add", arguments={"a": 1, "b": 1})
+        params.update(name="bench__add", arguments={"a": 1, "b": 1})
     err = srv.error(method, params)
     assert err["code"] == -32022, err
     supported = err["data"]["supported"]
@@ -350,7 +350,7 @@ def test_stateless_unsupported_version(srv, method):
 
 def test_stateless_requests_do_not_need_earlier_ones(srv):
     """No handshake, no discover first: a bare tools/call with _meta works as the first message."""
-    res = srv.call("echo.echo", {"k": "v"}, meta=modern_meta())
+    res = srv.call("echo__echo", {"k": "v"}, meta=modern_meta())
     assert res["structuredContent"] == {"k": "v"}
 
 
@@ -361,11 +361,11 @@ def test_stdout_carries_only_jsonrpc(plugin_dir, serve):
     # docs logs at init; a noisy mix of good and bad input; then EOF.
     s = serve(plugin_dir("echo", "bench", "docs", "wrong_abi", "init_fails"))
     s.initialize()
-    s.call("echo.fail", {"kind": 8})
-    s.call("echo.big", {"bytes": 100_000})
+    s.call("echo__fail", {"kind": 8})
+    s.call("echo__big", {"bytes": 100_000})
     s.send_raw(b"nope\n")
     s.error("no/such", {})
-    s.call("docs.search", {"query": "deploy"})
+    s.call("docs__search", {"query": "deploy"})
     assert s.shutdown() == 0
     assert s.lines, "no output at all"
     for line in s.lines:
@@ -389,7 +389,7 @@ def test_eof_without_any_request(srv):
 
 def test_eof_finishes_in_flight_call(srv):
     srv.initialize()
-    rid = srv.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 800}})
+    rid = srv.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 800}})
     t0 = time.monotonic()
     srv.close_stdin()
     rc = srv.wait_exit(timeout=10)
@@ -403,7 +403,7 @@ def test_eof_finishes_in_flight_call(srv):
 
 def test_eof_finishes_in_flight_stateless_call(srv):
     rid = srv.send_request(
-        "tools/call", {"name": "echo.sleep", "arguments": {"ms": 500}, "_meta": modern_meta()}
+        "tools/call", {"name": "echo__sleep", "arguments": {"ms": 500}, "_meta": modern_meta()}
     )
     srv.close_stdin()
     assert srv.wait_exit(timeout=10) == 0
@@ -430,7 +430,7 @@ def test_string_and_large_ids_roundtrip(srv):
 def test_unicode_arguments_roundtrip(srv):
     srv.initialize()
     args = {"s": "naïve — 日本語 — emoji 🎉 — \u2028 line sep", "nl": "a\nb\r\nc", "q": '"quoted"\\'}
-    res = srv.call("echo.echo", args)
+    res = srv.call("echo__echo", args)
     assert res["structuredContent"] == args
 
 
@@ -445,7 +445,7 @@ def test_crlf_and_blank_lines(srv):
 
 def test_arguments_may_be_omitted(srv):
     srv.initialize()
-    res = srv.result("tools/call", {"name": "echo.echo"})
+    res = srv.result("tools/call", {"name": "echo__echo"})
     assert res["structuredContent"] == {}
 
 
@@ -499,7 +499,7 @@ def test_plugin_writing_to_stdout_does_not_corrupt_the_protocol(plugin_dir, serv
                     "-o", str(folder / "libnoisy.so"), str(folder / "noisy.c")], check=True)
     s = serve(pd)
     s.initialize()
-    assert tool_text(s.call("noisy.say", {})) == "done"
+    assert tool_text(s.call("noisy__say", {})) == "done"
     assert_alive(s)
     assert s.shutdown() == 0
     leaked = list(s.garbage)
@@ -510,7 +510,7 @@ def test_plugin_writing_to_stdout_does_not_corrupt_the_protocol(plugin_dir, serv
 @pytest.mark.parametrize(
     "line,code",
     [
-        (b'{"jsonrpc":"2.0","id":"d","method":"tools/call","params":{"name":"echo.echo","arguments":{"x":'
+        (b'{"jsonrpc":"2.0","id":"d","method":"tools/call","params":{"name":"echo__echo","arguments":{"x":'
          + b"[" * 200_000 + b"]" * 200_000 + b"}}}", -32700),  # nesting deep enough to blow a recursive parser
         (b"[" * 1_000_000, -32700),
         (b'{"jsonrpc":"2.0","id":"u","method":"ping","params":{"x":"\xff\xfe"}}', -32700),  # invalid UTF-8
@@ -537,7 +537,7 @@ def test_malformed_input_is_answered_and_survived(srv, line, code):
 
 def test_surrogate_pairs_and_escaped_nul_roundtrip(srv):
     srv.initialize()
-    srv.send_raw(b'{"jsonrpc":"2.0","id":"sp","method":"tools/call","params":{"name":"echo.echo",'
+    srv.send_raw(b'{"jsonrpc":"2.0","id":"sp","method":"tools/call","params":{"name":"echo__echo",'
                  b'"arguments":{"e":"\\ud83d\\ude00","z":"a\\u0000b"}}}\n')
     res = srv.wait("sp")["result"]
     assert res["structuredContent"] == {"e": "\U0001F600", "z": "a\x00b"}
@@ -546,9 +546,9 @@ def test_surrogate_pairs_and_escaped_nul_roundtrip(srv):
 def test_eof_finishes_every_in_flight_call(plugin_dir, serve):
     s = serve(plugin_dir("echo", "serial"))
     s.initialize()
-    ids = [s.send_request("tools/call", {"name": "echo.sleep", "arguments": {"ms": 400}}) for _ in range(20)]
-    ids += [s.send_request("tools/call", {"name": "serial.sleep", "arguments": {"ms": 100}}) for _ in range(3)]
-    ids += [s.send_request("tools/call", {"name": "echo.big", "arguments": {"bytes": 2_000_000}})]
+    ids = [s.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 400}}) for _ in range(20)]
+    ids += [s.send_request("tools/call", {"name": "serial__sleep", "arguments": {"ms": 100}}) for _ in range(3)]
+    ids += [s.send_request("tools/call", {"name": "echo__big", "arguments": {"bytes": 2_000_000}})]
     s.close_stdin()
     assert s.wait_exit(timeout=20) == 0
     missing = [i for i in ids if not s.has_response(i)]

@@ -4,7 +4,7 @@
  * A Bulkhead plugin is a shared library plus a manifest (manifest.toml) in
  * one folder. The core reads the manifest, dlopen()s the library, checks its
  * ABI version, calls its init function with a table of host functions bound
- * to that plugin, and serves its tools over MCP as "<plugin>.<tool>".
+ * to that plugin, and serves its tools over MCP as "<plugin>__<tool>".
  *
  * ---------------------------------------------------------------------------
  * A complete plugin (hello.c). Build: cc -shared -fPIC -Iinclude -o libhello.so hello.c
@@ -55,6 +55,11 @@
  *   principals = ["*"]
  *
  * Check it with: bulkhead check path/to/hello
+ * Clients then see the tool as "hello__greet": plugin and tool joined by "__",
+ * which every client accepts (names match ^[a-zA-Z0-9_-]{1,64}$). A plugin name
+ * is 1-64 of a-z 0-9 _ -, starts with a letter, and holds no "__" and no final
+ * "_"; a tool name is 1-64 of A-Z a-z 0-9 _ -; a plugin whose joined names
+ * would pass 64 characters is refused.
  * ---------------------------------------------------------------------------
  *
  * RULES OF THE ABI

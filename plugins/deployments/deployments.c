@@ -506,7 +506,7 @@ static bh_status tool_live(const bh_host_api *host, bh_call call, void *user_dat
     if (!ds->has_controller)
         return fail(host, call, BH_ERROR_UNAVAILABLE,
                     "no deploy controller is connected to this server (the operator grants `controller` and "
-                    "`controller_token` and sets controller_url); deployments.status answers from the record");
+                    "`controller_token` and sets controller_url); deployments__status answers from the record");
 
     char url[700], auth[600];
     char token[512];
@@ -613,7 +613,7 @@ bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plu
             ds->controller_url[--url.len] = '\0'; /* we add the slashes */
         ds->has_controller = 1;
     } else {
-        note(ds, BH_LOG_INFO, "no deploy controller connected: deployments.live will answer unavailable");
+        note(ds, BH_LOG_INFO, "no deploy controller connected: deployments__live will answer unavailable");
     }
 
     st = load(ds, record, ds->source);

@@ -47,7 +47,7 @@ struct CapabilitySet: Sendable {
         var reason: String
     }
 
-    private(set) var byName: [String: HeldCapability] = [:]
+    private(set) var byName: [ExactKey: HeldCapability] = [:]
     private(set) var byToken: [UInt64: HeldCapability] = [:]
     private(set) var rows: [Row] = []
     /// Secret values, so that log lines and error messages can be scrubbed of them.
@@ -124,7 +124,7 @@ struct CapabilitySet: Sendable {
                 continue
             }
             let held = HeldCapability(name: request.name, body: body, token: mint())
-            set.byName[request.name] = held
+            set.byName[exactly: request.name] = held
             set.byToken[held.token] = held
         }
         return (set, problems)

@@ -22,7 +22,8 @@ public struct Principal: Sendable, Hashable {
 /// The server-wide configuration file (`bulkhead.toml`): the principals, and
 /// which one a stdio process runs as. Plugin rules live in each plugin's folder, not here.
 public struct ServerConfig: Sendable {
-    public var principals: [String: Principal]
+    /// By name, compared code point by code point.
+    public var principals: [ExactKey: Principal]
     public var defaultPrincipal: String
     /// The key consent requestStates are sealed with. Nil: a random one per start
     /// (set it, `[consent] key_file` or `key_env`, so several servers behind a
@@ -32,10 +33,12 @@ public struct ServerConfig: Sendable {
     public var consentTTLSeconds: Int = 300
     /// `[audit] path`: the audit log, resolved against the configuration file's folder.
     public var auditPath: String?
+    /// `tool_names`: how served tool names are formed (`underscore`, the default, or `dotted`).
+    public var toolNaming: ToolNaming = .underscore
 
     public static let empty = ServerConfig(principals: ["local": .local], defaultPrincipal: "local")
 
-    public init(principals: [String: Principal], defaultPrincipal: String) {
+    public init(principals: [ExactKey: Principal], defaultPrincipal: String) {
         self.principals = principals
         self.defaultPrincipal = defaultPrincipal
     }
@@ -48,7 +51,7 @@ public struct ServerConfig: Sendable {
             throw LoadProblems(["\(path): \(error)"])
         }
         var problems: [String] = []
-        var principals: [String: Principal] = [:]
+        var principals: [ExactKey: Principal] = [:]
         if case .object(let table)? = doc["principals"] {
             for (name, value) in table {
                 guard case .object(let p) = value, case .string(let tenant)? = p["tenant"] else {
@@ -63,13 +66,13 @@ public struct ServerConfig: Sendable {
                     }
                     scopes = items.compactMap(\.stringValue)
                 }
-                principals[name] = Principal(name: name, tenant: tenant, scopes: scopes)
+                principals[exactly: name] = Principal(name: name, tenant: tenant, scopes: scopes)
             }
         } else if doc["principals"] != nil {
             problems.append("[principals] must be a table")
         }
-        let def = doc["default_principal"]?.stringValue ?? principals.keys.sorted().first ?? ""
-        if principals[def] == nil { problems.append("default_principal '\(def)' is not defined under [principals]") }
+        let def = doc["default_principal"]?.stringValue ?? principals.keys.map(\.string).sorted().first ?? ""
+        if principals[exactly: def] == nil { problems.append("default_principal '\(def)' is not defined under [principals]") }
         var consentKey: [UInt8]?
         var ttl = 300
         switch doc["consent"] {
@@ -100,6 +103,12 @@ public struct ServerConfig: Sendable {
         case nil: break
         default: problems.append("[consent] must be a table")
         }
+        var toolNaming = ToolNaming.underscore
+        if let value = doc["tool_names"] {
+            if let s = value.stringValue, let n = ToolNaming(setting: s) { toolNaming = n } else {
+                problems.append("tool_names must be \"underscore\" (plugin__tool, the default) or \"dotted\" (plugin.tool)")
+            }
+        }
         var auditPath: String?
         switch doc["audit"] {
         case .object(let a)?:
@@ -118,6 +127,7 @@ public struct ServerConfig: Sendable {
         config.auditPath = auditPath
         config.consentKey = consentKey
         config.consentTTLSeconds = ttl
+        config.toolNaming = toolNaming
         return config
     }
 }

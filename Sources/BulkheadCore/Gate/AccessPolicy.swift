@@ -8,19 +8,20 @@ public struct AccessPolicy: Sendable {
     /// One `[[allow]]` rule: these callers may see and call these tools.
     public struct Rule: Sendable {
         /// Tool names of this plugin (without the plugin prefix); nil means every tool.
-        public var tools: Set<String>?
+        /// Names compare code point by code point (``ExactKey``).
+        public var tools: Set<ExactKey>?
         /// Principals allowed by name; "*" in the file means anyone.
-        public var principals: Set<String>
+        public var principals: Set<ExactKey>
         public var anyPrincipal: Bool
         /// Callers holding any of these scopes are allowed.
-        public var scopes: Set<String>
+        public var scopes: Set<ExactKey>
         /// When set, only callers whose tenant is listed.
-        public var tenants: Set<String>?
+        public var tenants: Set<ExactKey>?
 
         func allows(_ p: Principal, tool: String) -> Bool {
-            if let tools, !tools.contains(tool) { return false }
-            if let tenants, !tenants.contains(p.tenant) { return false }
-            return anyPrincipal || principals.contains(p.name) || p.scopes.contains(where: scopes.contains)
+            if let tools, !tools.contains(ExactKey(tool)) { return false }
+            if let tenants, !tenants.contains(ExactKey(p.tenant)) { return false }
+            return anyPrincipal || principals.contains(ExactKey(p.name)) || p.scopes.contains { scopes.contains(ExactKey($0)) }
         }
     }
 
@@ -30,9 +31,9 @@ public struct AccessPolicy: Sendable {
     public var preapproved: [Rule]
     /// Limits for every tool, then per tool (`[limits.<tool>]`), the latter winning.
     public var limits: Limits
-    public var toolLimits: [String: Limits]
+    public var toolLimits: [ExactKey: Limits]
     /// Arguments clamped into their schema bounds rather than refused, per tool.
-    public var clamps: [String: Set<String>]
+    public var clamps: [ExactKey: Set<ExactKey>]
     /// False when the folder has no policy.toml: the plugin then serves nobody.
     public var present: Bool
 
@@ -49,14 +50,14 @@ public struct AccessPolicy: Sendable {
 
     /// The limits that apply to `tool`: its own where it sets them, else the plugin's, else the defaults.
     public func effectiveLimits(for tool: String) -> Limits.Effective {
-        limits.overridden(by: toolLimits[tool]).effective
+        limits.overridden(by: toolLimits[exactly: tool]).effective
     }
 
     /// Reads the access part of a policy document, checking every tool name against the manifest.
     static func parse(_ doc: JSONObject, tools: [String], problems: inout [String]) -> AccessPolicy {
-        let known = Set(tools)
+        let known = Set(tools.map { ExactKey($0) })
         func checkTool(_ name: String, _ context: String) -> Bool {
-            if known.contains(name) { return true }
+            if known.contains(ExactKey(name)) { return true }
             problems.append("policy: \(context) names tool '\(name)', which the plugin does not have (it has \(tools.sorted().joined(separator: ", ")))")
             return false
         }
@@ -84,18 +85,19 @@ public struct AccessPolicy: Sendable {
                 }
                 let toolList = strings(t["tools"], "\(ctx).tools")
                 if t["tools"] == nil { problems.append("policy: \(ctx) needs tools = [\"…\"] (or [\"*\"] for all)") }
-                var tools: Set<String>?
-                if let toolList, !toolList.contains("*") {
-                    tools = Set(toolList.filter { checkTool($0, ctx) })
+                var tools: Set<ExactKey>?
+                if let toolList, !toolList.contains(where: { $0.isExactly("*") }) {
+                    tools = Set(toolList.filter { checkTool($0, ctx) }.map { ExactKey($0) })
                 }
                 let principals = strings(t["principals"], "\(ctx).principals") ?? []
                 let scopes = strings(t["scopes"], "\(ctx).scopes") ?? []
                 if principals.isEmpty && scopes.isEmpty {
                     problems.append("policy: \(ctx) needs principals = [\"…\"] or scopes = [\"…\"] (principals = [\"*\"] allows anyone)")
                 }
-                let tenants = strings(t["tenants"], "\(ctx).tenants").map(Set.init)
-                rules.append(Rule(tools: tools, principals: Set(principals.filter { $0 != "*" }),
-                                  anyPrincipal: principals.contains("*"), scopes: Set(scopes), tenants: tenants))
+                let tenants = strings(t["tenants"], "\(ctx).tenants").map { Set($0.map { ExactKey($0) }) }
+                rules.append(Rule(tools: tools, principals: Set(principals.filter { !$0.isExactly("*") }.map { ExactKey($0) }),
+                                  anyPrincipal: principals.contains { $0.isExactly("*") },
+                                  scopes: Set(scopes.map { ExactKey($0) }), tenants: tenants))
             }
         case nil: break
         default: problems.append("policy: \(key) must be an array of tables ([[\(key)]])")
@@ -106,14 +108,14 @@ public struct AccessPolicy: Sendable {
         let preapproved = parseRules("preapprove")
 
         var limits = Limits()
-        var toolLimits: [String: Limits] = [:]
+        var toolLimits: [ExactKey: Limits] = [:]
         switch doc["limits"] {
         case .object(let table)?:
             var plain = JSONObject()
             for (key, value) in table {
                 if case .object(let perTool) = value {
                     if checkTool(key, "[limits.\(key)]") {
-                        toolLimits[key] = Limits.parse(perTool, context: "limits.\(key)", problems: &problems)
+                        toolLimits[exactly: key] = Limits.parse(perTool, context: "limits.\(key)", problems: &problems)
                     }
                 } else {
                     plain[key] = value
@@ -124,11 +126,11 @@ public struct AccessPolicy: Sendable {
         default: problems.append("policy: [limits] must be a table")
         }
 
-        var clamps: [String: Set<String>] = [:]
+        var clamps: [ExactKey: Set<ExactKey>] = [:]
         switch doc["clamp"] {
         case .object(let table)?:
             for (tool, value) in table where checkTool(tool, "[clamp]") {
-                if let fields = strings(value, "clamp.\(tool)") { clamps[tool] = Set(fields) }
+                if let fields = strings(value, "clamp.\(tool)") { clamps[exactly: tool] = Set(fields.map { ExactKey($0) }) }
             }
         case nil: break
         default: problems.append("policy: [clamp] must be a table")

@@ -9,11 +9,11 @@ enum ArgumentCheck {
         var clamped: [JSONValue]
     }
 
-    static func run(_ arguments: JSONObject, tool: PluginManifest.Tool, clamps: Set<String>?) -> Result<Passed, ToolResultBox> {
+    static func run(_ arguments: JSONObject, tool: PluginManifest.Tool, clamps: Set<ExactKey>?) -> Result<Passed, ToolResultBox> {
         var args = arguments
         var clamped: [JSONValue] = []
         if let clamps {
-            for field in clamps.sorted() {
+            for field in clamps.map(\.string).sorted() {
                 guard let value = args[field], let number = value.doubleValue else { continue }
                 let bounds = tool.validator.numericBounds(of: field)
                 var applied = number

@@ -23,13 +23,12 @@ struct ConsentGate: Sendable {
 
     /// Decides, possibly after asking the client (handshake era); `done` runs exactly once.
     /// `whenCancelled` registers what to do if the call is cancelled while its human is being asked.
-    func decide(plugin: String, tool: PluginManifest.Tool, principal: Principal, arguments: JSONObject,
+    func decide(servedName full: String, tool: PluginManifest.Tool, principal: Principal, arguments: JSONObject,
                 preapproved: Bool, context: RequestContext,
                 whenCancelled: @Sendable (@escaping @Sendable () -> Void) -> Void,
                 done: @escaping @Sendable (Verdict) -> Void) {
         guard tool.access == .write else { return done(.proceed(how: "read")) }
         if preapproved { return done(.proceed(how: "preapproved")) }
-        let full = "\(plugin).\(tool.name)"
         let canElicit = context.clientCapabilities["elicitation"]?.objectValue != nil
 
         if context.era.isStateless {

@@ -266,7 +266,7 @@ private final class SchemaNode: Sendable {
     let propertyNames: [String]
     let propertyNodes: [SchemaNode]
     /// For schemas with many properties; nil when a linear scan is faster.
-    let propertyIndex: [String: Int]?
+    let propertyIndex: [ExactKey: Int]?
     let additionalProperties: SchemaAdditionalProperties
     let items: SchemaNode?
     let minItems: Int?
@@ -300,8 +300,8 @@ private final class SchemaNode: Sendable {
         propertyNames = properties.map(\.0)
         propertyNodes = properties.map(\.1)
         if properties.count > 8 {
-            var index: [String: Int] = [:]
-            for (i, name) in propertyNames.enumerated() where index[name] == nil { index[name] = i }
+            var index: [ExactKey: Int] = [:]
+            for (i, name) in propertyNames.enumerated() where index[exactly: name] == nil { index[exactly: name] = i }
             propertyIndex = index
         } else {
             propertyIndex = nil
@@ -322,9 +322,9 @@ private final class SchemaNode: Sendable {
     @inline(__always)
     func property(_ name: String) -> SchemaNode? {
         if let propertyIndex {
-            return propertyIndex[name].map { propertyNodes[$0] }
+            return propertyIndex[exactly: name].map { propertyNodes[$0] }
         }
-        for i in propertyNames.indices where propertyNames[i] == name { return propertyNodes[i] }
+        for i in propertyNames.indices where propertyNames[i].isExactly(name) { return propertyNodes[i] }
         return nil
     }
 }
@@ -645,7 +645,7 @@ private struct SchemaValidationRun {
 
     @inline(__always)
     private static func has(_ object: JSONObject, _ name: String) -> Bool {
-        for m in object.members where m.key == name { return true }
+        for m in object.members where m.key.isExactly(name) { return true }
         return false
     }
 

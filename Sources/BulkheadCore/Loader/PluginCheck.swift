@@ -10,7 +10,8 @@ public struct PluginCheckReport: Sendable {
     public var libraryABI: String?
     public var coreABI: String { ABIVersion.core.description }
     public var concurrency: String?
-    public var tools: [(name: String, access: String, registered: Bool)] = []
+    /// Each tool by its manifest name and the name clients see.
+    public var tools: [(name: String, served: String, access: String, registered: Bool)] = []
     /// Each capability: what the manifest requests, what policy.toml grants, what the plugin gets.
     public var capabilities: [(name: String, kind: String, requested: String, granted: String, effective: String, reason: String)] = []
     public var notes: [String] = []
@@ -18,9 +19,9 @@ public struct PluginCheckReport: Sendable {
 
     public var ok: Bool { problems.isEmpty }
 
-    public static func run(folder: String, logger: Logger) -> PluginCheckReport {
+    public static func run(folder: String, naming: ToolNaming = .underscore, logger: Logger) -> PluginCheckReport {
         let board = StatusBoard()
-        let (instance, report) = PluginLoader(logger: logger, board: board).load(folder: folder)
+        let (instance, report) = PluginLoader(logger: logger, board: board, naming: naming).load(folder: folder)
         var out = PluginCheckReport()
         out.name = report.manifest?.name
         out.version = report.manifest?.version
@@ -32,7 +33,10 @@ public struct PluginCheckReport: Sendable {
         out.manifestABI = report.manifest?.abi.description
         out.libraryABI = report.libraryABI?.description
         out.concurrency = report.concurrency
-        out.tools = (report.manifest?.tools ?? []).map { ($0.name, $0.access.rawValue, report.registered.contains($0.name)) }
+        let plugin = report.manifest?.name ?? "?"
+        out.tools = (report.manifest?.tools ?? []).map {
+            ($0.name, naming.servedName(plugin: plugin, tool: $0.name), $0.access.rawValue, report.registered.contains($0.name))
+        }
         out.capabilities = report.capabilities.map { ($0.name, $0.kind.rawValue, $0.requested, $0.granted, $0.effective, $0.reason) }
         out.notes = report.notes
         out.problems = report.problems

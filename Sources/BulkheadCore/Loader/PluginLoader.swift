@@ -11,6 +11,8 @@ import Logging
 struct PluginLoader {
     let logger: Logger
     let board: StatusBoard
+    /// How served names are formed: a plugin whose names would break the rule is refused.
+    var naming: ToolNaming = .underscore
 
     /// What `load` learned, also on failure (for `bulkhead check`).
     struct Report {
@@ -63,6 +65,9 @@ struct PluginLoader {
         if let why = manifest.abi.incompatibility() {
             report.problems.append("manifest: plugin \(why)")
         }
+        for tool in manifest.tools {
+            if let why = naming.problem(plugin: manifest.name, tool: tool.name) { report.problems.append(why) }
+        }
         if taken.contains(manifest.name) {
             report.problems.append("name '\(manifest.name)' is already taken by another plugin folder")
         }
@@ -112,7 +117,7 @@ struct PluginLoader {
         }
         let initFunction = unsafeBitCast(initSymbol, to: bh_plugin_init_fn.self)
 
-        let instance = PluginInstance(manifest: manifest, policy: policy, capabilities: capabilities, folder: folder,
+        let instance = PluginInstance(manifest: manifest, policy: policy, capabilities: capabilities, folder: folder, naming: naming,
                                       board: board, logger: logger)
         instance.attach()
         instance.openRegistration()

@@ -59,7 +59,7 @@ public struct PluginManifest: Sendable {
 
         let name = string("name", in: doc, context: "manifest: ") ?? ""
         if !name.isEmpty && !Naming.isPluginName(name) {
-            problems.append("manifest: name '\(name)' must be 1–64 characters of a-z, 0-9, '_' and '-', starting with a letter")
+            problems.append("manifest: name '\(name)' must be 1–64 characters of a-z, 0-9, '_' and '-', starting with a letter, with no '__' and no '_' at the end ('__' joins plugin and tool in served names)")
         }
         let version = string("version", in: doc, context: "manifest: ") ?? ""
         let abiText = string("abi", in: doc, context: "manifest: ") ?? ""
@@ -152,14 +152,19 @@ public struct PluginManifest: Sendable {
     }
 }
 
-/// Names the core accepts for plugins and tools; the joined "<plugin>.<tool>" is always a valid MCP tool name.
+/// Names the core accepts for plugins and tools. Plugin names never hold `__`
+/// nor end with `_`, which keeps served names collision-free (see ``ToolNaming``).
 enum Naming {
     static func isPluginName(_ s: String) -> Bool {
         let u = Array(s.utf8)
         guard (1...64).contains(u.count), let first = u.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) else {
             return false
         }
-        return u.allSatisfy { isLower($0) || isDigit($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        let underscore = UInt8(ascii: "_")
+        guard u.last != underscore, !zip(u, u.dropFirst()).contains(where: { $0 == underscore && $1 == underscore }) else {
+            return false
+        }
+        return u.allSatisfy { isLower($0) || isDigit($0) || $0 == underscore || $0 == UInt8(ascii: "-") }
     }
 
     static func isToolName(_ s: String) -> Bool {

@@ -7,7 +7,7 @@ import Logging
 import Synchronization
 
 /// The union of all loaded plugins, served as one set of tools named
-/// "<plugin>.<tool>". This is what the protocol layer talks to.
+/// "<plugin>__<tool>" (see ``ToolNaming``). This is what the protocol layer talks to.
 public final class PluginHost: ToolProvider {
     /// A class, not a struct: it is captured by every call's closures, and a
     /// reference is one retain where a copy of all these fields is dozens.
@@ -18,13 +18,13 @@ public final class PluginHost: ToolProvider {
         let descriptor: ToolDescriptor
         /// What the plugin's policy sets for this tool, resolved once.
         let limits: Limits.Effective
-        let clamps: Set<String>?
+        let clamps: Set<ExactKey>?
         /// Counter keys: the tool's own when its [limits.<tool>] sets the limit, else the plugin's.
         let rateKey: String
         let concurrencyKey: String
 
         init(plugin: PluginInstance, tool: PluginManifest.Tool, function: RegisteredTool, descriptor: ToolDescriptor,
-             limits: Limits.Effective, clamps: Set<String>?, rateKey: String, concurrencyKey: String) {
+             limits: Limits.Effective, clamps: Set<ExactKey>?, rateKey: String, concurrencyKey: String) {
             self.plugin = plugin
             self.tool = tool
             self.function = function
@@ -36,11 +36,12 @@ public final class PluginHost: ToolProvider {
         }
     }
 
-    private let entries: [String: Entry]
+    /// By served name, compared code point by code point: a lookalike spelling is an unknown tool.
+    private let entries: [ExactKey: Entry]
     /// Every entry in tools/list order.
     private let ordered: [Entry]
     /// tools/list per principal: what its plugins' policies let it see, computed once.
-    private let visible = Mutex<[String: [ToolDescriptor]]>([:])
+    private let visible = Mutex<[ExactKey: [ToolDescriptor]]>([:])
     private let plugins: [PluginInstance]
     private let board: StatusBoard
     private let config: ServerConfig
@@ -64,7 +65,7 @@ public final class PluginHost: ToolProvider {
                                                      ttlMilliseconds: Int64(config.consentTTLSeconds) * 1000))
         let board = StatusBoard()
         self.board = board
-        let loader = PluginLoader(logger: logger, board: board)
+        let loader = PluginLoader(logger: logger, board: board, naming: config.toolNaming)
         var plugins: [PluginInstance] = []
         var taken = Set<String>()
         if let names = FileIO.list(directory) {
@@ -92,13 +93,13 @@ public final class PluginHost: ToolProvider {
         }
         self.plugins = plugins
 
-        var entries: [String: Entry] = [:]
+        var entries: [ExactKey: Entry] = [:]
         var ordered: [Entry] = []
         for plugin in plugins.sorted(by: { $0.name < $1.name }) {
             let access = plugin.policy.access
             for tool in plugin.manifest.tools.sorted(by: { $0.name < $1.name }) {
-                let full = "\(plugin.name).\(tool.name)"
-                guard let fn = plugin.tools[tool.name] else { continue }
+                let full = plugin.servedName(tool.name)
+                guard let fn = plugin.tools[exactly: tool.name] else { continue }
                 var annotations: JSONObject = [
                     "readOnlyHint": .bool(tool.access == .read),
                     "destructiveHint": .bool(tool.access == .write),
@@ -110,13 +111,13 @@ public final class PluginHost: ToolProvider {
                     annotations: annotations,
                     meta: ["bulkhead/plugin": .string(plugin.name), "bulkhead/access": .string(tool.access.rawValue)]
                 )
-                let own = access.toolLimits[tool.name]
+                let own = access.toolLimits[exactly: tool.name]
                 let entry = Entry(
                     plugin: plugin, tool: tool, function: fn, descriptor: descriptor,
-                    limits: access.effectiveLimits(for: tool.name), clamps: access.clamps[tool.name],
+                    limits: access.effectiveLimits(for: tool.name), clamps: access.clamps[exactly: tool.name],
                     rateKey: own?.callsPerMinute != nil ? tool.name : "*",
                     concurrencyKey: own?.concurrentCalls != nil ? tool.name : "*")
-                entries[full] = entry
+                entries[exactly: full] = entry
                 ordered.append(entry)
             }
             if !access.present {
@@ -130,14 +131,14 @@ public final class PluginHost: ToolProvider {
     /// Only the tools this caller may call: the rest are not there for it.
     public func tools(for context: RequestContext) -> [ToolDescriptor] {
         let principal = self.principal(of: context)
-        if let cached = visible.withLock({ $0[principal.name] }) { return cached }
+        if let cached = visible.withLock({ $0[exactly: principal.name] }) { return cached }
         let list = ordered.filter { $0.plugin.policy.access.allows(principal, tool: $0.tool.name) }.map(\.descriptor)
-        visible.withLock { $0[principal.name] = list }
+        visible.withLock { $0[exactly: principal.name] = list }
         return list
     }
 
     private func principal(of context: RequestContext) -> Principal {
-        context.principal.flatMap { config.principals[$0] } ?? .local
+        context.principal.flatMap { config.principals[exactly: $0] } ?? .local
     }
 
     public func callTool(name: String, arguments: JSONObject, context: RequestContext,
@@ -148,9 +149,9 @@ public final class PluginHost: ToolProvider {
         // A tool this caller may not call answers exactly like one that does not
         // exist, so that refusals cannot be used to find out what is there.
         // The audit, which only the operator reads, tells the two apart.
-        guard let entry = entries[name], entry.plugin.policy.access.allows(principal, tool: entry.tool.name) else {
+        guard let entry = entries[exactly: name], entry.plugin.policy.access.allows(principal, tool: entry.tool.name) else {
             if let audit, let record {
-                audit.record(record.fields(outcome: entries[name] == nil ? "unknown_tool" : "not_visible", plugin: entries[name]?.plugin))
+                audit.record(record.fields(outcome: entries[exactly: name] == nil ? "unknown_tool" : "not_visible", plugin: entries[exactly: name]?.plugin))
             }
             complete(.unknownTool(name))
             return nil
@@ -217,7 +218,7 @@ public final class PluginHost: ToolProvider {
         }
 
         // Consent, for writes: possibly after a round trip to the client's human.
-        consent.decide(plugin: plugin.name, tool: entry.tool, principal: principal, arguments: checked.arguments,
+        consent.decide(servedName: name, tool: entry.tool, principal: principal, arguments: checked.arguments,
                        preapproved: plugin.policy.access.preapproves(principal, tool: entry.tool.name),
                        context: context, whenCancelled: { cancellation.onCancel($0) }) { [self, provenance] verdict in
             switch verdict {

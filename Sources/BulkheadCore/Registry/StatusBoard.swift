@@ -32,7 +32,7 @@ final class StatusBoard: Sendable {
                 "concurrency": .string(p.concurrencyName),
                 "health": .string(health == .ok ? "ok" : "degraded"),
                 "tools": .array(p.manifest.tools.map { t in
-                    ["name": .string("\(p.name).\(t.name)"), "access": .string(t.access.rawValue)]
+                    ["name": .string(p.servedName(t.name)), "access": .string(t.access.rawValue)]
                 }),
                 "calls": .int(Int64(p.calls.load(ordering: .relaxed))),
                 "errors": .int(Int64(p.errors.load(ordering: .relaxed))),

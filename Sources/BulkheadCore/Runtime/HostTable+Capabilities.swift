@@ -17,11 +17,11 @@ extension HostTable {
         api.capability = { plugin, name, nameLen, out in
             guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
             guard let out, let key = validatedUTF8(name, nameLen) else { return fail(BH_E_INVALID, "capability: a NULL out or a name that is not UTF-8") }
-            if let held = instance.capabilities.byName[key] {
+            if let held = instance.capabilities.byName[exactly: key] {
                 out.pointee = bh_cap(token: held.token)
                 return BH_OK
             }
-            guard let request = instance.manifest.capabilities.first(where: { $0.name == key }) else {
+            guard let request = instance.manifest.capabilities.first(where: { $0.name.isExactly(key) }) else {
                 return fail(BH_E_NOT_FOUND, "capability '\(key)' is not requested in manifest.toml")
             }
             return refuse(instance, capability: key, kind: request.kind, target: "-",

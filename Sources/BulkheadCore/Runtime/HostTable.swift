@@ -32,7 +32,7 @@ enum HostTable {
         api.config = { plugin, key, keyLen, out in
             guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
             guard let out, let k = validatedUTF8(key, keyLen) else { return BH_E_INVALID }
-            guard let value = instance.config[k] else { return BH_E_NOT_FOUND }
+            guard let value = instance.config[exactly: k] else { return BH_E_NOT_FOUND }
             out.pointee = value
             return BH_OK
         }

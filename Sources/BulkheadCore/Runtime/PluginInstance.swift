@@ -38,16 +38,16 @@ final class PluginInstance: @unchecked Sendable {
 
     private struct Registration: ~Copyable {
         var open = false
-        var tools: [String: RegisteredTool] = [:]
+        var tools: [ExactKey: RegisteredTool] = [:]
         var order: [String] = []
     }
     private let registration = Mutex(Registration())
     /// The registered tools, frozen when init returns.
-    private(set) var tools: [String: RegisteredTool] = [:]
+    private(set) var tools: [ExactKey: RegisteredTool] = [:]
 
     /// Owns the memory `config` lends out, for the plugin's lifetime.
     private let configLent: Mutex<BorrowedBytes>
-    let config: [String: bh_bytes]
+    let config: [ExactKey: bh_bytes]
 
     let calls = Atomic<Int>(0)
     let errors = Atomic<Int>(0)
@@ -60,9 +60,16 @@ final class PluginInstance: @unchecked Sendable {
 
     var name: String { manifest.name }
 
+    /// How this plugin's tools are named on the wire.
+    let naming: ToolNaming
+
+    /// The name clients see for one of this plugin's tools.
+    func servedName(_ tool: String) -> String { naming.servedName(plugin: name, tool: tool) }
+
     init(manifest: PluginManifest, policy: PluginPolicy, capabilities: CapabilitySet, folder: String,
-         board: StatusBoard, logger: Logger) {
+         naming: ToolNaming, board: StatusBoard, logger: Logger) {
         self.manifest = manifest
+        self.naming = naming
         self.policy = policy
         self.capabilities = capabilities
         self.folder = folder
@@ -75,8 +82,8 @@ final class PluginInstance: @unchecked Sendable {
         var values = policy.config
         values["plugin_dir"] = folder
         var lent = BorrowedBytes()
-        var config: [String: bh_bytes] = [:]
-        for (k, v) in values { config[k] = lent.lend(v) }
+        var config: [ExactKey: bh_bytes] = [:]
+        for (k, v) in values { config[exactly: k] = lent.lend(v) }
         self.config = config
         self.configLent = Mutex(lent)
     }
@@ -122,8 +129,8 @@ final class PluginInstance: @unchecked Sendable {
     func register(tool name: String, function: bh_tool_fn, userData: UnsafeMutableRawPointer?) -> bh_status {
         registration.withLock { r in
             guard r.open else { return BH_E_NOT_ALLOWED }
-            guard r.tools[name] == nil else { return BH_E_NOT_ALLOWED }
-            r.tools[name] = RegisteredTool(function: function, userData: userData)
+            guard r.tools[exactly: name] == nil else { return BH_E_NOT_ALLOWED }
+            r.tools[exactly: name] = RegisteredTool(function: function, userData: userData)
             r.order.append(name)
             return BH_OK
         }

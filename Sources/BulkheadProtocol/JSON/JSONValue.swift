@@ -5,7 +5,7 @@
 /// untyped `Any` (bools and numbers indistinguishable on Linux) and `JSONDecoder`
 /// needs a static type per message; the protocol layer needs a typed value it can
 /// parse from raw bytes and write back in a few microseconds.
-public enum JSONValue: Sendable, Hashable {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     /// A number written without fraction or exponent that fits in 64 bits.
@@ -17,7 +17,9 @@ public enum JSONValue: Sendable, Hashable {
 }
 
 /// A JSON object with members in insertion order. Keys are unique: setting an
-/// existing key replaces its value in place.
+/// existing key replaces its value in place. Keys are compared code point by
+/// code point (``String/isExactly(_:)``): keys that differ only by Unicode
+/// normalization are different keys, as every standard JSON parser keeps them.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     public private(set) var members: [(key: String, value: JSONValue)]
 
@@ -39,11 +41,11 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     public subscript(key: String) -> JSONValue? {
         get {
-            for m in members where m.key == key { return m.value }
+            for m in members where m.key.isExactly(key) { return m.value }
             return nil
         }
         set {
-            if let i = members.firstIndex(where: { $0.key == key }) {
+            if let i = members.firstIndex(where: { $0.key.isExactly(key) }) {
                 if let newValue { members[i].value = newValue } else { members.remove(at: i) }
             } else if let newValue {
                 members.append((key, newValue))
@@ -68,14 +70,14 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
             // beat hashing every key.
             search: for i in 1..<n {
                 let key = parsedMembers[i].key
-                for j in 0..<i where parsedMembers[j].key == key {
+                for j in 0..<i where parsedMembers[j].key.isExactly(key) {
                     hasDuplicates = true
                     break search
                 }
             }
         } else {
-            var seen = Set<String>(minimumCapacity: n)
-            for m in parsedMembers where !seen.insert(m.key).inserted {
+            var seen = Set<ExactKey>(minimumCapacity: n)
+            for m in parsedMembers where !seen.insert(ExactKey(m.key)).inserted {
                 hasDuplicates = true
                 break
             }
@@ -84,14 +86,14 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
             members = parsedMembers
             return
         }
-        var positions: [String: Int] = [:]
+        var positions: [ExactKey: Int] = [:]
         var unique: [(key: String, value: JSONValue)] = []
         unique.reserveCapacity(n)
         for m in parsedMembers {
-            if let at = positions[m.key] {
+            if let at = positions[exactly: m.key] {
                 unique[at].value = m.value
             } else {
-                positions[m.key] = unique.count
+                positions[exactly: m.key] = unique.count
                 unique.append(m)
             }
         }
@@ -116,9 +118,38 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     public func hash(into hasher: inout Hasher) {
         // Order-independent, to agree with ==.
         var acc = 0
-        for (k, v) in members { acc ^= k.hashValue &+ 31 &* v.hashValue }
+        for (k, v) in members { acc ^= ExactKey(k).hashValue &+ 31 &* v.hashValue }
         hasher.combine(count)
         hasher.combine(acc)
+    }
+}
+
+/// Strings compare code point by code point, like object keys: a schema's
+/// `enum` or `const` of "é" does not admit "e\u{301}".
+extension JSONValue: Hashable {
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.double(let x), .double(let y)): return x == y
+        case (.string(let x), .string(let y)): return x.isExactly(y)
+        case (.array(let x), .array(let y)): return x == y
+        case (.object(let x), .object(let y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(1); hasher.combine(b)
+        case .int(let i): hasher.combine(2); hasher.combine(i)
+        case .double(let d): hasher.combine(3); hasher.combine(d)
+        case .string(let s): hasher.combine(4); hasher.combine(ExactKey(s))
+        case .array(let a): hasher.combine(5); hasher.combine(a)
+        case .object(let o): hasher.combine(6); hasher.combine(o)
+        }
     }
 }
 
