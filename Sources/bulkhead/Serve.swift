@@ -70,7 +70,7 @@ struct Serve: ParsableCommand {
         var auditLog: AuditLog?
         if let path = audit ?? serverConfig.auditPath {
             do {
-                auditLog = try AuditLog(path: path)
+                auditLog = try AuditLog(path: path, server: "bulkhead \(Bulkhead.version)")
             } catch {
                 throw ValidationError("\(error)")
             }

@@ -113,9 +113,9 @@ import Testing
         let host = PluginHost(directory: dir.path, logger: Self.logger)
         #expect(host.pluginNames == ["calc"])
         #expect(host.tools(for: RequestContext(era: .handshake(version: "2025-11-25"))).map(\.name)
-                == ["calc.add", "calc.keep", "calc.reuse"])
-        #expect(Self.text(Self.call(host, "calc.add", ["a": 40, "b": 2])) == "42")
-        guard case .result(let bad) = Self.call(host, "calc.add", ["a": "x"]) else { Issue.record(); return }
+                == ["calc__add", "calc__keep", "calc__reuse"])
+        #expect(Self.text(Self.call(host, "calc__add", ["a": 40, "b": 2])) == "42")
+        guard case .result(let bad) = Self.call(host, "calc__add", ["a": "x"]) else { Issue.record(); return }
         #expect(bad.isError)
         #expect(bad.structuredContent?["kind"] == "invalid_argument")
         guard case .unknownTool = Self.call(host, "calc.nope") else { Issue.record(); return }
@@ -126,9 +126,9 @@ import Testing
         let dir = try TempDir()
         _ = Self.plugin(dir, "calc")
         let host = PluginHost(directory: dir.path, logger: Self.logger)
-        #expect(Self.text(Self.call(host, "calc.keep")) == "kept")
+        #expect(Self.text(Self.call(host, "calc__keep")) == "kept")
         // BH_E_STALE is -5: both the kept (returned) handle and the forged one are refused.
-        #expect(Self.text(Self.call(host, "calc.reuse")) == "-5 -5")
+        #expect(Self.text(Self.call(host, "calc__reuse")) == "-5 -5")
         host.shutdown()
     }
 
@@ -156,7 +156,7 @@ import Testing
         #expect(reasons["wrongabi"]?.contains("2.0") == true && reasons["wrongabi"]?.contains("1.0") == true)
         #expect(reasons["twin"]?.contains("already taken") == true)
         #expect(reasons["nolib"]?.contains("libp.so") == true)
-        #expect(Self.text(Self.call(host, "good.add", ["a": 1, "b": 2])) == "3")
+        #expect(Self.text(Self.call(host, "good__add", ["a": 1, "b": 2])) == "3")
         host.shutdown()
     }
 

@@ -99,6 +99,10 @@ import Testing
         #expect(!Naming.isPluginName("Docs"))
         #expect(!Naming.isPluginName("2docs"))
         #expect(!Naming.isPluginName("a.b"))
+        // '__' joins plugin and tool in served names: a plugin name may not hold it nor end in '_'.
+        #expect(!Naming.isPluginName("my__tools"))
+        #expect(!Naming.isPluginName("tools_"))
+        #expect(Naming.isPluginName("my_tools"))
         #expect(Naming.isToolName("getTicket_v2"))
         #expect(!Naming.isToolName("a.b"))
         #expect(!Naming.isToolName(""))

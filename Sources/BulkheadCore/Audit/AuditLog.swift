@@ -8,20 +8,42 @@ import Foundation
 /// The audit trail: one JSON line per tool call — who asked, under which
 /// scope, what the gate decided, what came back and why it failed — each line
 /// chained to the one before by SHA-256, so that a line changed, removed or
-/// inserted later shows (`bulkhead audit verify`). Answers are never held up
-/// by the disk: calls hand their record to a writer thread, which writes what
-/// has gathered in one write(2) and one fdatasync(2) (group commit).
+/// inserted later shows (`bulkhead audit verify`).
+///
+/// Nothing answered is unaudited: a call hands its record together with the
+/// code that sends its answer, and that code runs only after the batch holding
+/// the record was written and synced. One writer thread takes whatever has
+/// gathered while the previous batch was syncing and commits it with one
+/// write(2) and one fdatasync(2) (group commit), so the disk's latency is paid
+/// once per batch, not once per call.
+///
+/// Several server processes may share one trail (every stdio client starts its
+/// own server): each batch is committed under an exclusive flock(2) on the
+/// file, and a writer that finds the file grown by someone else reads the last
+/// record again and continues the chain from it. A torn tail — a crash in the
+/// middle of a write — is found the same way: the fragment is moved aside to a
+/// file of its own, the trail is cut back to its last whole record, and a
+/// `torn_tail_recovered` record with the fragment's size and SHA-256 continues
+/// the chain.
 public final class AuditLog: @unchecked Sendable {
     public let path: String
     private let fd: Int32
     private let condition = NSCondition()
+    private struct Pending {
+        var fields: JSONObject
+        var then: (@Sendable () -> Void)?
+    }
     // Guarded by `condition`.
-    private var pending: [JSONObject] = []
+    private var pending: [Pending] = []
     private var closing = false
     private var finished = false
-    // Owned by the writer thread once it runs.
-    private var sequence: Int64
-    private var previous: String
+    // Owned by the writer thread.
+    private var sequence: Int64 = 0
+    private var previous = AuditLog.genesis
+    /// The file's size after our last commit; when it differs, another process wrote (or a crash tore).
+    private var knownEnd: off_t = -1
+    /// Which process and start every record comes from.
+    private let origin: JSONObject
 
     /// The first record's `prev`: 64 zeros.
     static let genesis = String(repeating: "0", count: 64)
@@ -30,36 +52,48 @@ public final class AuditLog: @unchecked Sendable {
         public let description: String
     }
 
-    /// Opens (or creates, mode 0600) the log and continues its chain.
-    public init(path: String) throws(OpenError) {
+    /// Opens (or creates, mode 0600) the trail, recovers a torn tail, and
+    /// writes a `start` record before any call can be answered.
+    public init(path: String, server: String) throws(OpenError) {
         self.path = path
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         if !dir.isEmpty, !FileIO.isDirectory(dir), !FileIO.makeDirectories(dir) {
             throw OpenError(description: "cannot create the audit log's folder \(dir)")
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw OpenError(description: "cannot open the audit log \(path): \(String(cString: strerror(errno)))") }
         self.fd = fd
-        let (seq, last) = Self.tail(path)
-        sequence = seq
-        previous = last
-        let t = Thread { [self] in write() }
+        origin = ["pid": .int(Int64(getpid())), "process_start": .string(CallRecord.timestamp())]
+        // Synchronously, so that a trail that cannot be written fails the start, not the first call.
+        guard commit([Pending(fields: ["event": "start", "server": .string(server)], then: nil)]) else {
+            Glibc.close(fd)
+            throw OpenError(description: "cannot write the audit log \(path): \(String(cString: strerror(errno)))")
+        }
+        let t = Thread { [self] in writeLoop() }
         t.name = "bh-audit"
         t.start()
     }
 
     deinit { Glibc.close(fd) }
 
-    /// Queues one record; returns at once.
-    public func record(_ fields: JSONObject) {
+    /// Queues one record; returns at once. `then` runs on the writer thread
+    /// once the record is on disk: that is where a call's answer is sent.
+    public func record(_ fields: JSONObject, then: (@Sendable () -> Void)? = nil) {
         condition.lock()
-        pending.append(fields)
+        if finished {
+            // After close nothing more is written; the answer still goes out.
+            condition.unlock()
+            then?()
+            return
+        }
+        pending.append(Pending(fields: fields, then: then))
         condition.signal()
         condition.unlock()
     }
 
-    /// Writes what is queued, syncs, and stops the writer.
+    /// Writes what is queued and a `stop` record, syncs, and stops the writer.
     public func close() {
+        record(["event": "stop"])
         condition.lock()
         closing = true
         condition.broadcast()
@@ -67,40 +101,75 @@ public final class AuditLog: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func write() {
+    private func writeLoop() {
         while true {
             condition.lock()
             while pending.isEmpty && !closing { condition.wait() }
             let batch = pending
             pending.removeAll(keepingCapacity: true)
             let stop = closing && batch.isEmpty
+            if stop { finished = true }
             condition.unlock()
             if stop { break }
-            var out: [UInt8] = []
-            for fields in batch {
-                sequence += 1
-                var line: JSONObject = ["seq": .int(sequence)]
-                for (k, v) in fields { line[k] = v }
-                line["prev"] = .string(previous)
-                let body = JSONValue.object(line).serialized()
-                let hash = Self.link(previous: previous, body: body)
-                previous = hash
-                out += body.dropLast()
-                out += Array(#","hash":""#.utf8) + Array(hash.utf8) + Array("\"}\n".utf8)
-            }
-            var offset = 0
-            while offset < out.count {
-                let n = out[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }  // a full disk loses records rather than answers; verify shows the gap
-                offset += n
-            }
-            fdatasync(fd)
+            // A trail that cannot be written loses records, never answers: the
+            // error is the operator's to see (verify shows the gap).
+            _ = commit(batch)
+            for item in batch { item.then?() }
         }
         condition.lock()
-        finished = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// One batch: lock, catch up with the file, append, sync, unlock.
+    private func commit(_ batch: [Pending]) -> Bool {
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(fd, LOCK_UN) }
+        var st = stat()
+        fstat(fd, &st)
+        var out: [UInt8] = []
+        if st.st_size != knownEnd {
+            let tail = AuditTail.read(fd: fd, size: st.st_size)
+            sequence = tail.sequence
+            previous = tail.hash
+            switch tail.end {
+            case .clean:
+                break
+            case .missingNewline:
+                // The last record is whole; only its newline was lost.
+                out.append(10)
+            case .torn(let fragment):
+                if let recovery = AuditTail.setAside(fragment, of: path, fd: fd, size: st.st_size) {
+                    out += line(recovery)
+                }
+            }
+        }
+        for item in batch { out += line(item.fields) }
+        var offset = 0
+        var ok = true
+        while offset < out.count {
+            let n = out[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { ok = false; break }
+            offset += n
+        }
+        if fdatasync(fd) != 0 { ok = false }
+        knownEnd = ok ? lseek(fd, 0, SEEK_END) : -1
+        return ok
+    }
+
+    /// Serializes one record as the next link of the chain.
+    private func line(_ fields: JSONObject) -> [UInt8] {
+        sequence += 1
+        var record: JSONObject = ["seq": .int(sequence)]
+        for (k, v) in fields { record[k] = v }
+        for (k, v) in origin { record[k] = v }
+        if record["time"] == nil { record["time"] = .string(CallRecord.timestamp()) }
+        record["prev"] = .string(previous)
+        let body = JSONValue.object(record).serialized()
+        let hash = Self.link(previous: previous, body: body)
+        previous = hash
+        return Array(body.dropLast()) + Array(#","hash":""#.utf8) + Array(hash.utf8) + Array("\"}\n".utf8)
     }
 
     /// hash = SHA-256(prev hash, "\n", the line's JSON without its hash member).
@@ -108,62 +177,20 @@ public final class AuditLog: @unchecked Sendable {
         var h = SHA256()
         h.update(data: Array(previous.utf8) + [10])
         h.update(data: body)
-        return h.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    /// The last record's sequence number and hash, to continue the chain.
-    private static func tail(_ path: String) -> (Int64, String) {
-        guard let text = FileIO.readText(path, limit: 1 << 30), let last = text.split(separator: "\n").last,
-              case .object(let o)? = try? JSONValue.parse(Array(last.utf8)),
-              let seq = o["seq"]?.intValue, let hash = o["hash"]?.stringValue
-        else { return (0, genesis) }
-        return (seq, hash)
+        return Hex.encode(h.finalize())
     }
 }
 
-/// Reading an audit log back: checking its chain, and finding records.
-public enum AuditReader {
-    public struct Verdict: Sendable {
-        public var records: Int
-        /// The first line (1-based) that does not follow from the one before, and why.
-        public var broken: (line: Int, reason: String)?
-    }
+/// Lower-case hexadecimal.
+enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
 
-    public static func verify(path: String) -> Verdict? {
-        guard let text = FileIO.readText(path, limit: 1 << 30) else { return nil }
-        var previous = AuditLog.genesis
-        var expectedSeq: Int64 = 1
-        var count = 0
-        let suffixLength = #","hash":""#.utf8.count + 64 + 2
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if raw.isEmpty { continue }
-            let bytes = Array(raw.utf8)
-            guard bytes.count > suffixLength, case .object(let o)? = try? JSONValue.parse(bytes),
-                  let hash = o["hash"]?.stringValue, let seq = o["seq"]?.intValue, let prev = o["prev"]?.stringValue
-            else { return Verdict(records: count, broken: (i + 1, "not an audit record")) }
-            guard seq == expectedSeq else {
-                return Verdict(records: count, broken: (i + 1, "sequence \(seq) where \(expectedSeq) was expected (a record is missing or was inserted)"))
-            }
-            guard prev == previous else {
-                return Verdict(records: count, broken: (i + 1, "its prev does not match the hash of the record before"))
-            }
-            let body = Array(bytes[..<(bytes.count - suffixLength)]) + [UInt8(ascii: "}")]
-            guard AuditLog.link(previous: previous, body: body) == hash else {
-                return Verdict(records: count, broken: (i + 1, "its content does not match its hash (the record was changed)"))
-            }
-            previous = hash
-            expectedSeq += 1
-            count += 1
+    static func encode<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
         }
-        return Verdict(records: count, broken: nil)
-    }
-
-    /// Every record, parsed, in order.
-    public static func records(path: String) -> [JSONObject]? {
-        guard let text = FileIO.readText(path, limit: 1 << 30) else { return nil }
-        return text.split(separator: "\n").compactMap { line in
-            if case .object(let o)? = try? JSONValue.parse(Array(line.utf8)) { return o }
-            return nil
-        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

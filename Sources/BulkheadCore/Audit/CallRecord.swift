@@ -5,8 +5,9 @@ import BulkheadProtocol
 
 /// The fields of one call's audit record: enough to answer who asked, under
 /// which scope, what the gate decided, what came back and why it failed,
-/// without the transcript. Arguments appear only as a digest; results only
-/// as their kind and size.
+/// without the transcript. Arguments appear only as a digest (failure
+/// messages that quote them are redacted, see ``AuditRedaction``); results
+/// only as their kind and size.
 struct CallRecord {
     var tool: String
     var principal: Principal
@@ -35,13 +36,16 @@ struct CallRecord {
         f["outcome"] = .string(outcome)
         if let result, result.isError, case .object(let sc)? = result.structuredContent {
             if let kind = sc["kind"] { f["kind"] = kind }
-            if let message = sc["message"] { f["message"] = message }
+            if let message = sc["message"]?.stringValue {
+                f["message"] = .string(AuditRedaction.message(message, arguments: arguments))
+            }
         }
         if let result, !result.isError {
             f["result_bytes"] = .int(Int64(result.content.reduce(0) { $0 + ($1.objectValue?["text"]?.stringValue?.utf8.count ?? 0) }))
         }
         if let arguments { f["args_sha256"] = .string(ArgumentDigest.of(arguments)) }
-        if !clamped.isEmpty { f["clamped"] = .array(clamped) }
+        // Which fields were clamped, not to what: the values are the caller's arguments.
+        if !clamped.isEmpty { f["clamped"] = .array(clamped.compactMap { $0["field"] }) }
         f["ms"] = .double(Double((MonotonicClock.now() - started) / 1000) / 1000)
         return f
     }

@@ -151,9 +151,13 @@ public final class PluginHost: ToolProvider {
         // The audit, which only the operator reads, tells the two apart.
         guard let entry = entries[exactly: name], entry.plugin.policy.access.allows(principal, tool: entry.tool.name) else {
             if let audit, let record {
-                audit.record(record.fields(outcome: entries[exactly: name] == nil ? "unknown_tool" : "not_visible", plugin: entries[exactly: name]?.plugin))
+                let known = entries[exactly: name]
+                audit.record(record.fields(outcome: known == nil ? "unknown_tool" : "not_visible", plugin: known?.plugin)) {
+                    complete(.unknownTool(name))
+                }
+            } else {
+                complete(.unknownTool(name))
             }
-            complete(.unknownTool(name))
             return nil
         }
         let plugin = entry.plugin
@@ -170,12 +174,15 @@ public final class PluginHost: ToolProvider {
         ]
         let refuse: @Sendable (ToolResult) -> Void = { [provenance] result in
             var result = result
-            if let audit, let record {
-                audit.record(record.fields(outcome: "error", plugin: plugin, access: access, result: result, arguments: arguments))
-            }
             plugin.errors.wrappingAdd(1, ordering: .relaxed)
             result.meta = ["bulkhead/provenance": .object(provenance)]
-            complete(.result(result))
+            if let audit, let record {
+                audit.record(record.fields(outcome: "error", plugin: plugin, access: access, result: result, arguments: arguments)) { [result] in
+                    complete(.result(result))
+                }
+            } else {
+                complete(.result(result))
+            }
         }
         let limits = entry.limits
 
@@ -225,9 +232,12 @@ public final class PluginHost: ToolProvider {
             case .refuse(let result): refuse(result)
             case .ask(let requests, let state):
                 if let audit, let record {
-                    audit.record(record.fields(outcome: "input_required", plugin: plugin, access: access, arguments: checked.arguments))
+                    audit.record(record.fields(outcome: "input_required", plugin: plugin, access: access, arguments: checked.arguments)) {
+                        complete(.inputRequired(inputRequests: requests, requestState: state))
+                    }
+                } else {
+                    complete(.inputRequired(inputRequests: requests, requestState: state))
                 }
-                complete(.inputRequired(inputRequests: requests, requestState: state))
             case .proceed(let how):
                 var provenance = provenance
                 if entry.tool.access == .write { provenance["consent"] = .string(how) }
@@ -242,14 +252,15 @@ public final class PluginHost: ToolProvider {
         return cancellation
     }
 
-    /// What records a finished call in the audit trail, when there is one.
+    /// What records a finished call in the audit trail, when there is one, and
+    /// then (once the record is durable) sends its answer.
     private static func auditor(_ audit: AuditLog?, _ record: CallRecord?, plugin: PluginInstance, access: String,
-                                consent: String?, checked: ArgumentCheck.Passed) -> (@Sendable (ToolResult) -> Void)? {
+                                consent: String?, checked: ArgumentCheck.Passed) -> (@Sendable (ToolResult, @escaping @Sendable () -> Void) -> Void)? {
         guard let audit, let record else { return nil }
-        return { result in
+        return { result, then in
             audit.record(record.fields(outcome: result.isError ? "error" : "ok", plugin: plugin, access: access,
                                        consent: consent, result: result, arguments: checked.arguments,
-                                       clamped: checked.clamped))
+                                       clamped: checked.clamped), then: then)
         }
     }
 
@@ -257,7 +268,7 @@ public final class PluginHost: ToolProvider {
     private func dispatch(_ entry: Entry, name: String, principal: Principal, arguments: JSONObject, clamped: [JSONValue],
                           provenance: JSONObject, cancellation: CallCancellation,
                           refuse: @escaping @Sendable (ToolResult) -> Void,
-                          audited: (@Sendable (ToolResult) -> Void)?,
+                          audited: (@Sendable (ToolResult, @escaping @Sendable () -> Void) -> Void)?,
                           complete: @escaping @Sendable (ToolCallOutcome) -> Void) {
         let plugin = entry.plugin
         let limits = entry.limits
@@ -286,8 +297,11 @@ public final class PluginHost: ToolProvider {
             if result.isError { plugin.errors.wrappingAdd(1, ordering: .relaxed) }
             if let clampNote, !result.isError { result.content.append(clampNote) }
             result.meta = ["bulkhead/provenance": .object(provenance)]
-            audited?(result)
-            complete(.result(result))
+            if let audited {
+                audited(result) { [result] in complete(.result(result)) }
+            } else {
+                complete(.result(result))
+            }
         }
         plugin.calls.wrappingAdd(1, ordering: .relaxed)
         plugin.inFlight.wrappingAdd(1, ordering: .relaxed)
