@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /*
  * libcurl is opened on first use, not linked: with its dependencies (TLS,
@@ -174,7 +173,31 @@ bhc_http_error bhc_url_origin(const char *url, bhc_origin *out)
     return err;
 }
 
-/* One header line is one "Name: value"; no CR or LF may hide inside it. */
+/*
+ * One header line is one "Name: value"; no CR or LF may hide inside it, and
+ * the value is not empty: curl reads "Name:" as "remove my own Name header"
+ * (Host, Content-Length...), which would let a caller unframe the request.
+ * The core checks all of this before calling (HTTPRequestRules); this is the
+ * last line, where curl's own reading of the list is known.
+ */
+static int header_line_ok(const char *line, size_t len)
+{
+    const char *colon = strchr(line, ':');
+    if (strlen(line) != len || strchr(line, '\r') || !colon || colon == line)
+        return 0;
+    for (const char *v = colon + 1; *v; v++)
+        if (*v != ' ' && *v != '\t')
+            return 1;
+    return 0;
+}
+
+/*
+ * Headers the core adds after the caller's. "Expect:" removes curl's
+ * "Expect: 100-continue" (sent for bodies over 1 KiB), so a body always
+ * follows its headers at once and every request has the same shape.
+ */
+static const char *const core_headers[] = {"Expect:"};
+
 static struct curl_slist *header_list(const char *headers, size_t len, int *bad)
 {
     struct curl_slist *list = NULL;
@@ -194,7 +217,7 @@ static struct curl_slist *header_list(const char *headers, size_t len, int *bad)
             }
             memcpy(line, headers + i, end - i);
             line[end - i] = '\0';
-            if (strchr(line, '\r') || strlen(line) != end - i || !strchr(line, ':')) {
+            if (!header_line_ok(line, end - i)) {
                 free(line);
                 *bad = 1;
                 break;
@@ -208,6 +231,13 @@ static struct curl_slist *header_list(const char *headers, size_t len, int *bad)
             list = grown;
         }
         i = j + 1;
+    }
+    for (size_t k = 0; !*bad && k < sizeof core_headers / sizeof *core_headers; k++) {
+        struct curl_slist *grown = lib.slist_append(list, core_headers[k]);
+        if (!grown)
+            *bad = 1;
+        else
+            list = grown;
     }
     return list;
 }
@@ -270,18 +300,21 @@ bhc_http_error bhc_http_perform(const char *method, const char *url, const bhc_o
     lib.easy_setopt(h, CURLOPT_XFERINFODATA, &cc);
     lib.easy_setopt(h, CURLOPT_HTTPHEADER, list);
     lib.easy_setopt(h, CURLOPT_USERAGENT, "bulkhead");
-    if (method && *method && strcasecmp(method, "GET") != 0) {
-        if (strcasecmp(method, "HEAD") == 0)
-            lib.easy_setopt(h, CURLOPT_NOBODY, 1L);
-        else
-            lib.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    }
-    if (body_len > 0 || (method && (strcasecmp(method, "POST") == 0 || strcasecmp(method, "PUT") == 0 ||
-                                    strcasecmp(method, "PATCH") == 0))) {
+    /*
+     * Methods are case-sensitive (RFC 9110): only "GET" and "HEAD" are curl's
+     * own; anything else goes out as given. A body makes curl default to POST,
+     * so a GET that carries one is named explicitly, and the method that
+     * leaves is always the one asked for.
+     */
+    int get = !method || !*method || strcmp(method, "GET") == 0;
+    if (strcmp(method ? method : "", "HEAD") == 0)
+        lib.easy_setopt(h, CURLOPT_NOBODY, 1L);
+    else if (!get || body_len > 0)
+        lib.easy_setopt(h, CURLOPT_CUSTOMREQUEST, get ? "GET" : method);
+    if (body_len > 0 || (method && (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                                    strcmp(method, "PATCH") == 0))) {
         lib.easy_setopt(h, CURLOPT_POSTFIELDS, body_len ? body : "");
         lib.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        if (!method || !*method)
-            lib.easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
     }
 
     CURLcode rc = lib.easy_perform(h);

@@ -195,8 +195,8 @@ import Testing
             """)
         let p = try PluginPolicy.load(folder: dir.path, manifest: m)
         #expect(p.config["data_dir"] == "data")
-        guard case .files(let path, let access)? = p.grants["corpus"] else { Issue.record("no files grant"); return }
-        #expect(path == dir.path + "/docs" && access == .read)
+        guard case .files(let path, let access, let allowHardLinks)? = p.grants["corpus"] else { Issue.record("no files grant"); return }
+        #expect(path == dir.path + "/docs" && access == .read && !allowHardLinks)
         guard case .secret(.environment("SOME_KEY"))? = p.grants["key"] else { Issue.record("no secret grant"); return }
         guard case .http(let g)? = p.grants["api"] else { Issue.record("no http grant"); return }
         #expect(g.origins == [HTTPOrigin(scheme: "https", host: "api.example.com", port: 443),

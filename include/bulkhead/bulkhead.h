@@ -482,6 +482,34 @@ struct bh_host_api {
      * with the plugin, the capability and the target. These checks are API
      * discipline inside one process: native code can bypass them with raw
      * system calls. The isolation tier enforces the same grants in the kernel.
+     *
+     * Read tools do not write. During the call of a tool the manifest
+     * declares access = "read" (served without its human's consent), the
+     * functions that change files (file_open with WRITE, CREATE, TRUNCATE or
+     * APPEND; dir_create; file_rename; file_remove) return BH_E_NOT_ALLOWED,
+     * even on a read-write root, and last_error says the tool is declared
+     * read. The call is known on the thread the core called the tool on; a
+     * read tool can still write during init (there is no call then), from a
+     * thread it started itself, or through a path from root_path: in-process,
+     * the rule keeps an honest plugin honest, it does not contain a hostile one.
+     * http_request is not restricted by it: a read can need a POST (a search
+     * API, GraphQL), and what an origin does with a request is the origin's.
+     *
+     * Hard links. A hard link someone placed inside a root is another name
+     * for a file that may lie outside it, and openat2's RESOLVE_BENEATH cannot
+     * tell. A regular file with more than one link (st_nlink > 1, read with
+     * fstat on the descriptor already opened, so nothing can be swapped in
+     * between) is refused by file_open and file_stat with BH_E_NOT_ALLOWED and
+     * a last_error that says "hard link", unless the operator's grant says
+     *
+     *     [grants.<name>]                # policy.toml
+     *     path = "..."
+     *     allow_hard_links = true        # default false
+     *
+     * dir_list still lists such an entry (its name is the root's) with size
+     * and mtime_ns 0. file_rename and file_remove act on names, not on the
+     * file behind them, and are unaffected: removing a hard link removes that
+     * name only.
      */
 
     /**
@@ -502,10 +530,19 @@ struct bh_host_api {
      * out is refused (resolution is done by the kernel, openat2 with
      * RESOLVE_BENEATH). The file is opened close-on-exec.
      *
+     * A regular file with more than one hard link is refused unless the
+     * grant has allow_hard_links = true (see "Hard links" above); TRUNCATE
+     * empties the file only after that check, so a refused file is left as
+     * it was (and READ|TRUNCATE without WRITE hands out a read-write
+     * descriptor, which the truncation needs). During a call of a tool
+     * declared access = "read", WRITE, CREATE, TRUNCATE and APPEND are
+     * refused (see "Read tools do not write" above).
+     *
      * Thread:   any.
      * Ownership: on BH_OK the plugin owns `*fd_out` and must close(2) it.
-     * Returns:  BH_OK; BH_E_NOT_ALLOWED for an escape, or WRITE/CREATE/
-     *           TRUNCATE/APPEND in a read-only root; BH_E_NOT_FOUND;
+     * Returns:  BH_OK; BH_E_NOT_ALLOWED for an escape, WRITE/CREATE/
+     *           TRUNCATE/APPEND in a read-only root or in a read tool's
+     *           call, or a hard-linked file not allowed; BH_E_NOT_FOUND;
      *           BH_E_EXISTS (CREATE|EXCLUSIVE); BH_E_INVALID (no READ or
      *           WRITE, unknown flags, a NUL in the path, not a files token);
      *           BH_E_IO for other system errors; BH_E_STALE.
@@ -516,7 +553,10 @@ struct bh_host_api {
     /**
      * Type, size and modification time of a path inside a root (links inside
      * the root are followed). Set out->struct_size = sizeof(bh_file_info) first.
-     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID; BH_E_STALE.
+     * A regular file with more than one hard link is refused like file_open
+     * refuses it: its size and times may be those of a file outside the root.
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED (an escape, a hard link
+     *          not allowed); BH_E_INVALID; BH_E_STALE.
      */
     bh_status (*file_stat)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len,
                            bh_file_info *out);
@@ -524,6 +564,8 @@ struct bh_host_api {
     /**
      * Calls `fn` once per entry of a directory inside a root ("" or "." is
      * the root itself). Entries are not followed: a link is BH_FILE_TYPE_SYMLINK.
+     * A regular file with more than one hard link, where the grant does not
+     * allow them, is listed with size and mtime_ns 0 (file_stat refuses it).
      * Thread:   any; `fn` runs on the calling thread, before dir_list returns.
      * Returns:  BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID (not a
      *           directory); BH_E_IO; BH_E_STALE.
@@ -533,21 +575,26 @@ struct bh_host_api {
 
     /**
      * Creates one directory (mode 0700) inside a read-write root; its parent must exist.
-     * Returns: BH_OK; BH_E_EXISTS; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID; BH_E_IO; BH_E_STALE.
+     * Returns: BH_OK; BH_E_EXISTS; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED (also in a
+     *          read tool's call); BH_E_INVALID; BH_E_IO; BH_E_STALE.
      */
     bh_status (*dir_create)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len);
 
     /**
      * Renames `from` to `to`, both inside the same read-write root, replacing
-     * `to` if it is a file (rename(2) semantics, atomic).
-     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID; BH_E_IO; BH_E_STALE.
+     * `to` if it is a file (rename(2) semantics, atomic). Hard links are
+     * renamed like any name.
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED (also in a read tool's
+     *          call); BH_E_INVALID; BH_E_IO; BH_E_STALE.
      */
     bh_status (*file_rename)(bh_plugin plugin, bh_cap root, const char *from, size_t from_len,
                              const char *to, size_t to_len);
 
     /**
-     * Removes a file, a link, or an empty directory inside a read-write root.
-     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED; BH_E_INVALID (the root
+     * Removes a file, a link, or an empty directory inside a read-write root
+     * (for a hard link, that name only; the file's other names stay).
+     * Returns: BH_OK; BH_E_NOT_FOUND; BH_E_NOT_ALLOWED (also in a read tool's
+     *          call); BH_E_INVALID (the root
      *          itself, a directory that is not empty); BH_E_IO; BH_E_STALE.
      */
     bh_status (*file_remove)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len);
@@ -555,7 +602,8 @@ struct bh_host_api {
     /**
      * The absolute path of a files root, for libraries that insist on a path
      * (SQLite's sqlite3_open_v2, say). ADVISORY: what the plugin does with a
-     * path is not checked in-process; the isolation tier makes the kernel
+     * path is not checked in-process (a read tool can write through it, and
+     * hard links are not refused); the isolation tier makes the kernel
      * enforce the root. Prefer file_open wherever a descriptor will do.
      * Ownership: `out` borrows core memory valid until destroy returns.
      * Returns: BH_OK; BH_E_INVALID (not a files token); BH_E_STALE.
@@ -579,12 +627,41 @@ struct bh_host_api {
      * made; redirects are not followed; the response is capped at the
      * grant's size limit; the call's cancellation aborts it.
      *
+     * What leaves is exactly one request to that origin, framed by the core.
+     * Checked before anything is sent:
+     *  - method: empty means GET; otherwise an RFC 9110 token (letters,
+     *    digits, !#$%&'*+-.^_`|~; at most 64), sent as given (methods are
+     *    case-sensitive). Anything else ("GET / HTTP/1.1\r\n...", "GET
+     *    http://x/") is BH_E_INVALID; CONNECT is BH_E_NOT_ALLOWED. HEAD with
+     *    a body is BH_E_INVALID; GET with a body goes out as GET.
+     *  - url: no space or control character (percent-encode them), else BH_E_INVALID.
+     *  - headers: each line "Name: value"; the name an RFC 9110 token (so no
+     *    space before the colon, no line starting with whitespace, no "@file"
+     *    or "Name;" forms), the value non-empty once surrounding spaces and
+     *    tabs are trimmed, with no CR, LF, NUL or other control character but
+     *    tab. Otherwise BH_E_INVALID. An empty value is refused, not passed
+     *    on, because libcurl reads "Name:" as "remove my own Name header".
+     *  - headers the core sets, BH_E_NOT_ALLOWED (case-insensitive): Host,
+     *    Content-Length, Transfer-Encoding, Trailer, TE and Expect (how the
+     *    request and its body are delimited: a second one is how requests are
+     *    smuggled), Connection, Keep-Alive, Upgrade and HTTP2-Settings (the
+     *    connection's), and every Proxy-* header (the core uses no proxy).
+     *    Host is the URL's authority; Content-Length is the body's length;
+     *    "Expect: 100-continue" is never sent.
+     * BH_E_INVALID means the request is malformed; BH_E_NOT_ALLOWED means it
+     * is well-formed but asks for what the core keeps (that refusal is logged
+     * like any other). Either way last_error names the rule and the header's
+     * name or line number, never a header's value. A tool declared
+     * access = "read" may use any method: what it asks of an origin is
+     * between it and that origin's grant.
+     *
      * Thread:   the call's thread (or any thread while the call runs); blocks
      *           until the response arrived or the time is up.
      * Ownership: `req` is read during the call; the bh_bytes in `out` borrow
      *           core memory valid until the tool function returns.
      * Returns:  BH_OK for any HTTP status (check out->status);
-     *           BH_E_NOT_ALLOWED for an origin not granted; BH_E_TOO_LARGE
+     *           BH_E_NOT_ALLOWED for an origin not granted, CONNECT, or a
+     *           header the core sets; BH_E_TOO_LARGE
      *           for a response over the cap; BH_E_CANCELLED when the call was
      *           cancelled or the time ran out; BH_E_IO when the server could
      *           not be reached; BH_E_INVALID (bad URL, method or headers, not

@@ -8,7 +8,8 @@ import BulkheadProtocol
 /// only name what was requested and only narrow it.
 public enum CapabilityGrant: Sendable {
     /// A folder; `path` absolute (relative ones are resolved against the plugin folder when parsed).
-    case files(path: String, access: FileAccess)
+    /// `allowHardLinks`: files with more than one link may be opened (see FileRoot).
+    case files(path: String, access: FileAccess, allowHardLinks: Bool)
     /// Where the secret's value comes from.
     case secret(SecretSource)
     case http(HTTPGrant)
@@ -77,7 +78,7 @@ public enum CapabilityGrant: Sendable {
                               problems: inout [String]) -> CapabilityGrant? {
         let allowed: Set<String>
         switch kind {
-        case .files: allowed = ["path", "access"]
+        case .files: allowed = ["path", "access", "allow_hard_links"]
         case .secret: allowed = ["env", "file"]
         case .http: allowed = ["origins", "max_response_bytes", "timeout_ms"]
         case .coreStatus: allowed = []
@@ -96,7 +97,16 @@ public enum CapabilityGrant: Sendable {
                 problems.append("access must be \"read\" or \"read-write\", not '\(accessText)'")
                 return nil
             }
-            return .files(path: path.hasPrefix("/") ? path : FileIO.join(folder, path), access: access)
+            var allowHardLinks = false
+            if let v = g["allow_hard_links"] {
+                guard let b = v.boolValue else {
+                    problems.append("allow_hard_links must be true or false")
+                    return nil
+                }
+                allowHardLinks = b
+            }
+            return .files(path: path.hasPrefix("/") ? path : FileIO.join(folder, path), access: access,
+                          allowHardLinks: allowHardLinks)
         case .secret:
             switch (g["env"], g["file"]) {
             case (.string(let env)?, nil) where !env.isEmpty: return .secret(.environment(env))

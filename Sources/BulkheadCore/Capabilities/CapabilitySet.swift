@@ -80,13 +80,14 @@ struct CapabilitySet: Sendable {
             }
             let body: HeldCapability.Body
             switch (grant, request.kind) {
-            case (.files(let path, let access), .files):
+            case (.files(let path, let access, let allowHardLinks), .files):
                 let effective = min(access, request.access ?? .read)
-                row.granted = "\(access.rawValue) \(path)"
-                switch FileRoot.open(path: path, access: effective) {
+                let links = allowHardLinks ? ", hard links allowed" : ""
+                row.granted = "\(access.rawValue) \(path)\(links)"
+                switch FileRoot.open(path: path, access: effective, allowHardLinks: allowHardLinks) {
                 case .success(let root):
                     body = .files(root)
-                    row.effective = "\(effective.rawValue) \(root.path)"
+                    row.effective = "\(effective.rawValue) \(root.path)\(links)"
                 case .failure(let why):
                     let text: String
                     switch why {

@@ -8,9 +8,17 @@ import CBulkhead
 /// absolute path, a ".." that climbs out, or a symbolic link that leads out
 /// fails in the kernel, whatever the path looks like. Nothing here compares
 /// path strings to decide what is inside.
+///
+/// What RESOLVE_BENEATH cannot see is a hard link: another name for a file
+/// that may live outside the root, planted inside it by whoever could write
+/// there. A regular file with more than one link is therefore neither opened
+/// nor described unless the grant says `allow_hard_links = true`; the count
+/// is read with fstat on the descriptor already opened, so no swap between
+/// check and use is possible.
 final class FileRoot: Sendable {
     let path: String
     let access: FileAccess
+    let allowHardLinks: Bool
     private let fd: Int32
 
     enum Failure: Error {
@@ -22,7 +30,7 @@ final class FileRoot: Sendable {
     }
 
     /// Opens the root; a read-write root that does not exist yet is created (with its parents).
-    static func open(path: String, access: FileAccess) -> Result<FileRoot, Failure> {
+    static func open(path: String, access: FileAccess, allowHardLinks: Bool = false) -> Result<FileRoot, Failure> {
         if access == .readWrite && !FileIO.exists(path) {
             guard FileIO.makeDirectories(path) else {
                 return .failure(.io("cannot create \(path): \(String(cString: strerror(errno)))"))
@@ -32,12 +40,13 @@ final class FileRoot: Sendable {
         guard fd >= 0 else {
             return .failure(errno == ENOENT ? .notFound : .io("cannot open \(path): \(String(cString: strerror(errno)))"))
         }
-        return .success(FileRoot(path: FileIO.absolute(path), access: access, fd: fd))
+        return .success(FileRoot(path: FileIO.absolute(path), access: access, allowHardLinks: allowHardLinks, fd: fd))
     }
 
-    private init(path: String, access: FileAccess, fd: Int32) {
+    private init(path: String, access: FileAccess, allowHardLinks: Bool, fd: Int32) {
         self.path = path
         self.access = access
+        self.allowHardLinks = allowHardLinks
         self.fd = fd
         self.pathCopy = strdup(path)
     }
@@ -61,9 +70,14 @@ final class FileRoot: Sendable {
         guard read || write else { return .failure(.invalid("neither BH_FILE_READ nor BH_FILE_WRITE")) }
         let changes = UInt32(BH_FILE_WRITE | BH_FILE_CREATE | BH_FILE_TRUNCATE | BH_FILE_APPEND)
         if flags & changes != 0 && access == .read { return .failure(.notAllowed("the root is read-only")) }
-        var o: Int32 = read && write ? O_RDWR : (write ? O_WRONLY : O_RDONLY)
+        // TRUNCATE is done with ftruncate once the file is known to be the
+        // root's: O_TRUNC would empty a hard-linked file before it is refused.
+        // ftruncate needs a writable descriptor, so READ|TRUNCATE opens
+        // read-write (its root is read-write, or it was refused above).
+        let truncate = flags & UInt32(BH_FILE_TRUNCATE) != 0
+        let writable = write || truncate
+        var o: Int32 = read && writable ? O_RDWR : (writable ? O_WRONLY : O_RDONLY)
         if flags & UInt32(BH_FILE_CREATE) != 0 { o |= O_CREAT }
-        if flags & UInt32(BH_FILE_TRUNCATE) != 0 { o |= O_TRUNC }
         if flags & UInt32(BH_FILE_APPEND) != 0 { o |= O_APPEND }
         if flags & UInt32(BH_FILE_EXCLUSIVE) != 0 { o |= O_EXCL }
         // O_NONBLOCK so that opening a FIFO cannot hang the call; cleared below.
@@ -76,20 +90,44 @@ final class FileRoot: Sendable {
             close(file)
             return .failure(.invalid("not a regular file"))
         }
+        if let refusal = hardLinkRefusal(st) {
+            close(file)
+            return .failure(refusal)
+        }
+        if truncate && ftruncate(file, 0) != 0 {
+            let why = errnoText()
+            close(file)
+            return .failure(.io(why))
+        }
         _ = fcntl(file, F_SETFL, fcntl(file, F_GETFL) & ~O_NONBLOCK)
         return .success(file)
     }
 
+    /// A file's size and times are its data too: a hard-linked one is
+    /// described only where it could be opened.
     func info(_ relative: String) -> Result<stat, Failure> {
         let opened = resolve(relative, flags: Int32(BH_SHIM_O_PATH) | O_CLOEXEC, mode: 0)
         guard case .success(let file) = opened else { return opened.map { _ in Glibc.stat() } }
         defer { close(file) }
         var st = Glibc.stat()
         guard fstat(file, &st) == 0 else { return .failure(.io(errnoText())) }
+        if let refusal = hardLinkRefusal(st) { return .failure(refusal) }
         return .success(st)
     }
 
-    /// Calls `body` for each entry (without following links) until it returns false.
+    /// Why a file with other names is refused, or nil. Directories cannot be
+    /// hard-linked (their link count is their subdirectories), so only
+    /// regular files are counted.
+    private func hardLinkRefusal(_ st: stat) -> Failure? {
+        guard !allowHardLinks, st.st_mode & S_IFMT == S_IFREG, st.st_nlink > 1 else { return nil }
+        return .notAllowed("the file has \(st.st_nlink) hard links, and a hard link can reach a file outside the root; "
+            + "the grant does not allow hard links (allow_hard_links = true in policy.toml would)")
+    }
+
+    /// Calls `body` for each entry (without following links) until it returns
+    /// false. A hard-linked file the grant does not allow is still listed (its
+    /// name is the root's, and the plugin may need to remove it) but with
+    /// size and times zeroed, as file_stat would refuse them.
     func list(_ relative: String, _ body: (String, stat) -> Bool) -> Result<Void, Failure> {
         let opened = resolve(relative, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0)
         guard case .success(let dirFD) = opened else {
@@ -111,6 +149,10 @@ final class FileRoot: Sendable {
             guard let name, name != ".", name != ".." else { continue }
             var st = Glibc.stat()
             guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if hardLinkRefusal(st) != nil {
+                st.st_size = 0
+                st.st_mtim = timespec()
+            }
             if !body(name, st) { break }
         }
         return .success(())

@@ -2,8 +2,9 @@ import BulkheadProtocol
 import CBulkhead
 import CHTTPClient
 
-/// One host->http_request: checks the URL's origin against the grant before
-/// any connection is made, bounds the time by the grant and the call's
+/// One host->http_request: checks the method, the URL and the headers
+/// (HTTPRequestRules) and the URL's origin against the grant before any
+/// connection is made, bounds the time by the grant and the call's
 /// deadline, lets the call's cancellation abort the transfer, and lends the
 /// response to the plugin until its tool function returns.
 enum HTTPCall {
@@ -17,14 +18,21 @@ enum HTTPCall {
         guard let url = validatedUTF8(r.url.ptr, r.url.len), !url.utf8.contains(0) else {
             return fail(BH_E_INVALID, "http_request: the URL is not UTF-8")
         }
-        let methodText = validatedUTF8(r.method.ptr, r.method.len) ?? ""
-        let method = methodText.isEmpty ? "GET" : methodText
-        guard method.utf8.allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }), method.utf8.count <= 16 else {
-            return fail(BH_E_INVALID, "http_request: method '\(methodText)' must be upper-case letters, like GET")
+        if let problem = HTTPRequestRules.urlProblem(url) {
+            return fail(BH_E_INVALID, "http_request: \(problem)")
         }
-        guard let headers = bh_bytes.view(r.headers.ptr, r.headers.len), let body = bh_bytes.view(r.body.ptr, r.body.len) else {
-            return fail(BH_E_INVALID, "http_request: headers or body is NULL with a non-zero length")
+        guard let methodBytes = bh_bytes.view(r.method.ptr, r.method.len),
+              let headers = bh_bytes.view(r.headers.ptr, r.headers.len), let body = bh_bytes.view(r.body.ptr, r.body.len) else {
+            return fail(BH_E_INVALID, "http_request: method, headers or body is NULL with a non-zero length")
         }
+        let checked: HTTPRequestRules.Checked
+        switch HTTPRequestRules.check(method: methodBytes, headers: headers, bodyLength: body.count) {
+        case .success(let c): checked = c
+        case .failure(.malformed(let why)): return fail(BH_E_INVALID, "http_request: \(why)")
+        case .failure(.reserved(let why)):
+            return refuse(instance, capability: held.name, kind: .http, target: loggable(url), why)
+        }
+        let method = checked.method
         guard let origin = HTTPOrigin.of(url: url) else {
             return fail(BH_E_INVALID, "http_request: '\(loggable(url))' is not an absolute http:// or https:// URL")
         }
@@ -45,13 +53,12 @@ enum HTTPCall {
         var result = bhc_http_result()
         var allowed = origin.cOrigin
         let context = Unmanaged.passUnretained(state).toOpaque()
-        let err = headers.withMemoryRebound(to: CChar.self) { h in
-            body.withMemoryRebound(to: CChar.self) { b in
-                bhc_http_perform(method, url, &allowed, h.baseAddress, h.count, b.baseAddress, b.count,
-                                 timeout, grant.maxResponseBytes,
-                                 { ctx in Unmanaged<CallState>.fromOpaque(ctx!).takeUnretainedValue().isCancelled ? 1 : 0 },
-                                 context, &result)
-            }
+        let cHeaders = checked.headers.map { CChar(bitPattern: $0) }
+        let err = body.withMemoryRebound(to: CChar.self) { b in
+            bhc_http_perform(method, url, &allowed, cHeaders, cHeaders.count, b.baseAddress, b.count,
+                             timeout, grant.maxResponseBytes,
+                             { ctx in Unmanaged<CallState>.fromOpaque(ctx!).takeUnretainedValue().isCancelled ? 1 : 0 },
+                             context, &result)
         }
         let message = withUnsafeBytes(of: result.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
         switch err {

@@ -24,6 +24,14 @@ enum CurrentCall {
         return body()
     }
 
+    /// The call whose tool function this thread is inside, for host
+    /// functions that are handed no call (the file functions take the plugin):
+    /// nil during init, and on threads the plugin started itself.
+    static func onThisThread() -> CallState? {
+        guard let p = slots.existing() else { return nil }
+        return p.pointee.state?.takeUnretainedValue()
+    }
+
     /// The live call for `token`: this thread's current call, else the HandleTable's.
     static func find(_ token: UInt64) -> CallState? {
         if token != 0, let p = slots.existing() {

@@ -31,6 +31,9 @@ extension HostTable {
         api.file_open = { plugin, root, path, pathLen, flags, fdOut in
             files(plugin, root, op: "open", path, pathLen) { instance, held, fileRoot, rel in
                 guard let fdOut else { return fail(BH_E_INVALID, "file_open: fd_out is NULL") }
+                if flags & fileChangingFlags != 0, let refused = refuseInReadTool(instance, held, op: "open", target: rel) {
+                    return refused
+                }
                 switch fileRoot.open(rel, flags: flags) {
                 case .success(let fd):
                     fdOut.pointee = fd
@@ -76,6 +79,7 @@ extension HostTable {
 
         api.dir_create = { plugin, root, path, pathLen in
             files(plugin, root, op: "mkdir", path, pathLen) { instance, held, fileRoot, rel in
+                if let refused = refuseInReadTool(instance, held, op: "mkdir", target: rel) { return refused }
                 switch fileRoot.makeDirectory(rel) {
                 case .success: return BH_OK
                 case .failure(let why): return report(why, instance, held, target: rel, op: "mkdir")
@@ -85,6 +89,7 @@ extension HostTable {
 
         api.file_remove = { plugin, root, path, pathLen in
             files(plugin, root, op: "remove", path, pathLen) { instance, held, fileRoot, rel in
+                if let refused = refuseInReadTool(instance, held, op: "remove", target: rel) { return refused }
                 switch fileRoot.remove(rel) {
                 case .success: return BH_OK
                 case .failure(let why): return report(why, instance, held, target: rel, op: "remove")
@@ -95,6 +100,7 @@ extension HostTable {
         api.file_rename = { plugin, root, from, fromLen, to, toLen in
             files(plugin, root, op: "rename", from, fromLen) { instance, held, fileRoot, source in
                 guard let target = validatedUTF8(to, toLen) else { return fail(BH_E_INVALID, "file_rename: the target path is not UTF-8") }
+                if let refused = refuseInReadTool(instance, held, op: "rename", target: "\(source) -> \(target)") { return refused }
                 switch fileRoot.rename(source, to: target) {
                 case .success: return BH_OK
                 case .failure(let why): return report(why, instance, held, target: "\(source) -> \(target)", op: "rename")
@@ -169,6 +175,23 @@ private func files(_ plugin: bh_plugin, _ cap: bh_cap, op: String, _ path: Unsaf
     }
     guard let rel = validatedUTF8(path, pathLen) else { return fail(BH_E_INVALID, "\(op): the path is NULL or not UTF-8") }
     return body(instance, held, root, rel)
+}
+
+/// The file_open flags that change a file; with any of them an open is a write.
+private let fileChangingFlags = UInt32(BH_FILE_WRITE | BH_FILE_CREATE | BH_FILE_TRUNCATE | BH_FILE_APPEND)
+
+/// A tool declared access = "read" is served without its human's consent, so
+/// during its call nothing it does through the host table may change a file,
+/// whatever its root allows. The call is known only on the thread the core
+/// called it on: init and threads the plugin started are not in a call (see
+/// "Read tools do not write" in bulkhead.h). Returns the refusal, or nil to go on.
+private func refuseInReadTool(_ instance: PluginInstance, _ held: HeldCapability, op: String, target: String) -> bh_status? {
+    guard let call = CurrentCall.onThisThread() else { return nil }
+    // Every called tool is in its manifest; one that were not is held to the stricter rule.
+    let access = call.plugin.manifest.tools.first(where: { $0.name.isExactly(call.tool) })?.access ?? .read
+    guard access == .read else { return nil }
+    return refuse(instance, capability: held.name, kind: .files, target: "\(op) '\(target)'",
+                  "tool '\(call.tool)' is declared access = \"read\" in manifest.toml, and a read tool does not change files")
 }
 
 /// Maps a file failure onto a status; refusals are logged as such.

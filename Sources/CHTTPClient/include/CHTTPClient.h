@@ -46,7 +46,12 @@ typedef int (*bhc_cancel_fn)(void *context);
 /**
  * Performs one request, blocking the calling thread. `url` must parse to
  * `allowed`; redirects are not followed; proxies from the environment are
- * ignored. Any thread; each call uses its own curl handle.
+ * ignored. `method` is sent as given ("GET" and "HEAD" are curl's own).
+ * `headers` are "Name: value" lines separated by "\n"; which names a caller
+ * may set is the caller's rule, but a line with a CR or NUL, no colon, or an
+ * empty value (curl's "remove this header" syntax) fails with BHC_INVALID.
+ * curl's "Expect: 100-continue" is never sent. Any thread; each call uses its
+ * own curl handle.
  */
 bhc_http_error bhc_http_perform(const char *method, const char *url, const bhc_origin *allowed,
                                 const char *headers, size_t headers_len,
