@@ -203,7 +203,7 @@ def test_tickets_round_trip_and_database(tickets):
 
     # The real database, read directly.
     db = ticket_db(s.data_dir)
-    (row,) = db_rows(db, "select * from tickets where id = ?", (tid,))
+    (row,) = db_rows(db, "select * from tickets where tenant = 'acme' and number = ?", (tid,))
     assert row["tenant"] == "acme"
     assert row["title"] == "Printer on fire"
     assert row["body"] == "Smoke from the third floor printer."
@@ -211,7 +211,7 @@ def test_tickets_round_trip_and_database(tickets):
     assert row["status"] == "closed"
     assert row["closed_by"] == "alice"
     assert row["resolution"] == "Replaced the printer."
-    comments = db_rows(db, "select * from comments where ticket_id = ? order by id", (tid,))
+    comments = db_rows(db, "select * from comments where ticket_id = ? order by id", (row["id"],))
     assert [(c["author"], c["body"]) for c in comments] == [("alice", "Extinguisher applied.")]
 
 
@@ -240,16 +240,20 @@ def test_tickets_survive_restart(plugin_dir, serve):
 def test_tickets_tenants_are_isolated(plugin_dir, serve):
     pd = preapproved_writes(plugin_dir("tickets"))
     alice = serve(pd, config=CONFIG)
+    assert sc(create_ticket(alice, "acme first", meta=modern_meta()))["id"] == 1
     a_id = sc(create_ticket(alice, "acme secret", meta=modern_meta()))["id"]
+    assert a_id == 2
     assert alice.shutdown() == 0
 
     bob = serve(pd, config=CONFIG, principal="bob")
     meta = modern_meta()
     b_id = sc(create_ticket(bob, "globex secret", meta=meta))["id"]
+    assert b_id == 1, "numbers are per tenant: bob's first ticket is his #1"
     listed = ok(bob.call("tickets__list", {}, meta=meta))
-    ids = [x["id"] for x in sc(listed)["tickets"]]
-    assert b_id in ids and a_id not in ids
-    assert "acme secret" not in json.dumps(listed)
+    assert [x["id"] for x in sc(listed)["tickets"]] == [b_id]
+    assert "acme" not in json.dumps(listed)
+    # Bob's #1 is his own ticket, never alice's #1.
+    assert sc(ok(bob.call("tickets__get", {"id": 1}, meta=meta)))["title"] == "globex secret"
     assert error_kind(bob.call("tickets__get", {"id": a_id}, meta=meta)) == "not_found"
     assert error_kind(bob.call("tickets__comment", {"id": a_id, "body": "x"}, meta=meta)) == "not_found"
     assert error_kind(bob.call("tickets__close", {"id": a_id}, meta=meta)) == "not_found"
@@ -261,11 +265,66 @@ def test_tickets_tenants_are_isolated(plugin_dir, serve):
 
     # alice's ticket is untouched in the database, bob's is in his tenant
     db = ticket_db(pd.data_dirs["tickets"])
-    (row,) = db_rows(db, "select * from tickets where id = ?", (a_id,))
-    assert row["status"] == "open" and row["tenant"] == "acme"
-    assert db_rows(db, "select count(*) as n from comments where ticket_id = ?", (a_id,))[0]["n"] == 0
-    (row,) = db_rows(db, "select * from tickets where id = ?", (b_id,))
-    assert row["tenant"] == "globex" and row["author"] == "bob"
+    (row,) = db_rows(db, "select * from tickets where tenant = 'acme' and number = ?", (a_id,))
+    assert row["status"] == "open" and row["title"] == "acme secret"
+    assert db_rows(db, "select count(*) as n from comments where ticket_id = ?", (row["id"],))[0]["n"] == 0
+    (row,) = db_rows(db, "select * from tickets where tenant = 'globex' and number = ?", (b_id,))
+    assert row["author"] == "bob" and row["title"] == "globex secret"
+
+
+def test_ticket_numbers_reveal_nothing_of_another_tenant(plugin_dir, serve):
+    # Two servers on one database, as two tenants: interleaved creates.
+    pd = preapproved_writes(plugin_dir("tickets"))
+    alice = serve(pd, config=CONFIG)
+    bob = serve(pd, config=CONFIG, principal="bob")
+    meta = modern_meta()
+    got: dict[str, list[int]] = {"alice": [], "bob": []}
+    for who, s in [("alice", alice), ("bob", bob), ("bob", bob), ("alice", alice), ("bob", bob),
+                   ("alice", alice), ("alice", alice)]:
+        got[who].append(sc(create_ticket(s, f"{who}'s", meta=meta))["id"])
+    # Each tenant counts 1, 2, 3... with no gap where the other one created tickets.
+    assert got == {"alice": [1, 2, 3, 4], "bob": [1, 2, 3]}
+    assert [t["id"] for t in sc(ok(bob.call("tickets__list", {}, meta=meta)))["tickets"]] == [3, 2, 1]
+    assert "#3" in tool_text(bob.call("tickets__get", {"id": 3}, meta=meta))
+    (dup,) = db_rows(ticket_db(pd.data_dirs["tickets"]),
+                     "select count(*) as n from (select tenant, number from tickets group by 1, 2 having count(*) > 1)")
+    assert dup["n"] == 0
+
+
+# The schema of tickets 1.0, whose ids came from one counter shared by every tenant.
+OLD_SCHEMA = """
+CREATE TABLE tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, title TEXT NOT NULL,
+  body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+  author TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, closed_by TEXT,
+  closed_at TEXT, resolution TEXT);
+CREATE INDEX tickets_by_tenant ON tickets (tenant, status, id);
+CREATE TABLE comments (id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  author TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);
+"""
+
+
+def test_an_old_database_keeps_every_id_it_handed_out(plugin_dir, serve):
+    pd = preapproved_writes(plugin_dir("tickets"))
+    data = pd.data_dirs["tickets"]
+    data.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(data / "tickets.db")
+    con.executescript(OLD_SCHEMA)
+    for tenant, title in [("acme", "old one"), ("globex", "old two"), ("acme", "old three")]:
+        con.execute("insert into tickets (tenant, title, body, author, created_at, updated_at)"
+                    " values (?, ?, '', 'x', 't', 't')", (tenant, title))
+    con.execute("insert into comments (ticket_id, author, body, created_at) values (3, 'x', 'kept', 't')")
+    con.commit()
+    con.close()
+
+    alice = serve(pd, config=CONFIG)
+    meta = modern_meta()
+    assert [t["id"] for t in sc(ok(alice.call("tickets__list", {}, meta=meta)))["tickets"]] == [3, 1]
+    old = sc(ok(alice.call("tickets__get", {"id": 3}, meta=meta)))
+    assert old["title"] == "old three" and [c["body"] for c in old["comments"]] == ["kept"]
+    assert sc(create_ticket(alice, "new", meta=meta))["id"] == 4
+    bob = serve(pd, config=CONFIG, principal="bob")
+    assert sc(ok(bob.call("tickets__get", {"id": 2}, meta=meta)))["title"] == "old two"
+    assert sc(create_ticket(bob, "new", meta=meta))["id"] == 3
 
 
 def test_tickets_bad_arguments(tickets):

@@ -162,6 +162,25 @@ def test_a_clamped_argument_is_clamped_and_reported(tmp_path, bulkhead_bin, plug
     run(main)
 
 
+def test_clamping_never_changes_a_values_type(plugin_dir, serve):
+    # page is a clamped integer: a value that is not one is refused exactly as
+    # an unclamped integer's is (n: 2.5), never rounded into range.
+    s = serve(plugin_dir("gated"))
+    s.initialize()
+    for page in (50.5, 500.5, -3.5, "500", True):
+        res = s.call("gated__strict", {"n": 1, "name": "a", "page": page})
+        assert error_kind(res) == "invalid_argument", (page, res)
+        assert "page must be an integer" in res["structuredContent"]["message"], (page, res)
+        assert "clamped" not in res["_meta"]["bulkhead/provenance"], page
+    unclamped = s.call("gated__strict", {"n": 2.5, "name": "a"})
+    assert unclamped["structuredContent"]["message"] == "n must be an integer (got 2.5)"
+    assert s.call("gated__count", {})["structuredContent"]["calls"] == 0
+    # 500.0 is an integer to JSON Schema: clamped, and the plugin sees an integer.
+    res = s.call("gated__strict", {"n": 1, "name": "a", "page": 500.0})
+    assert res["structuredContent"]["page"] == 50, res
+    assert res["_meta"]["bulkhead/provenance"]["clamped"] == [{"field": "page", "requested": 500.0, "applied": 50}]
+
+
 def test_arguments_over_the_size_limit_are_too_large(plugin_dir, serve):
     s = serve(plugin_dir("gated"))
     s.initialize()

@@ -297,7 +297,9 @@ typedef struct bh_host_api bh_host_api;
  *           through host->result_* are copied by the core.
  * Returns:  BH_OK once a result has been set (result_text, result_json or
  *           result_error). Any other status without a result is reported to
- *           the client as an `internal` error naming the status.
+ *           the client as an `internal` error naming the status. BH_OK with
+ *           no result set (or only results the core refused) is `internal`
+ *           too, naming the plugin and the tool: never an empty success.
  */
 typedef bh_status (*bh_tool_fn)(const bh_host_api *host, bh_call call, void *user_data);
 
@@ -431,8 +433,14 @@ struct bh_host_api {
     /**
      * Appends a text content block to the result.
      * Thread:   any, while the call runs; calls for one bh_call must not race each other.
+     * Size:     the limit (the policy's result_bytes) counts the bytes of every text
+     *           block and of the structured content together. A text_len past what is
+     *           left is refused before a byte of it is read or copied.
+     * Secrets:  any granted secret's value in the text is replaced by "[redacted]".
      * Returns:  BH_OK; BH_E_INVALID for text that is not UTF-8; BH_E_TOO_LARGE past the
-     *           result size limit; BH_E_NOT_ALLOWED after result_error; BH_E_STALE.
+     *           result size limit (the call then answers `too_large`); BH_E_NOT_ALLOWED
+     *           after result_error; BH_E_STALE. On BH_E_INVALID and BH_E_TOO_LARGE,
+     *           last_error says why.
      */
     bh_status (*result_text)(bh_call call, const char *text, size_t text_len);
 
@@ -440,14 +448,26 @@ struct bh_host_api {
      * Sets the result's structured content (MCP structuredContent): one JSON object.
      * When the tool declares an output schema the object must match it. The core also
      * adds it as a text block when the plugin set no text, for clients that ignore it.
-     * Returns:  BH_OK; BH_E_INVALID for text that is not one JSON object; BH_E_TOO_LARGE;
+     * Size:     as for result_text, checked before the JSON is read or parsed.
+     * Secrets:  any granted secret's value in a string or member name, at any depth
+     *           (however the JSON escaped it), is replaced by "[redacted]"; a number
+     *           whose digits spell one becomes the string "[redacted]". The result
+     *           stays valid JSON, and it is the redacted object that must match the
+     *           output schema.
+     * Schema:   a tool whose manifest declares output_schema must set structured
+     *           content that matches it; one that answers without (text only, or only
+     *           refused objects) is answered `internal`.
+     * Returns:  BH_OK; BH_E_INVALID for text that is not one JSON object, or an object
+     *           that does not match the output schema (last_error names each violation,
+     *           and the plugin may still set a valid object); BH_E_TOO_LARGE;
      *           BH_E_NOT_ALLOWED after result_error or when set twice; BH_E_STALE.
      */
     bh_status (*result_json)(bh_call call, const char *json, size_t json_len);
 
     /**
      * Makes the call fail with `kind` and a message fit for a human. Replaces
-     * anything set before. The message must not contain secrets.
+     * anything set before. Any granted secret's value in the message is
+     * replaced by "[redacted]"; better still, never put one there.
      * Returns:  BH_OK (so a tool can `return host->result_error(...)`); BH_E_INVALID for
      *           an unknown kind or a message that is not UTF-8; BH_E_STALE.
      *           Note: BH_OK here means "the error was recorded", not "the call went
@@ -612,7 +632,9 @@ struct bh_host_api {
 
     /**
      * Copies a granted secret's value into `buf`. The core never logs it, and
-     * removes it from any log line or error message the plugin passes it.
+     * replaces it by "[redacted]" wherever the plugin hands it back: log lines,
+     * result text, structured content, error messages and last_error. (Values
+     * shorter than 4 bytes, or not UTF-8, are not searched for.)
      * Thread:   any.
      * Ownership: the plugin owns `buf`; wipe it when done.
      * Returns:  BH_OK with `*len_out` its length (no NUL is added);
@@ -672,13 +694,15 @@ struct bh_host_api {
 
     /**
      * Why the last capability function (capability, file_*, dir_*,
-     * root_path, secret_read, http_request) that failed on this thread
-     * failed: the rule and the target, in words for a log line or an error
-     * message. Never contains a secret's value.
+     * root_path, secret_read, http_request) or result function (result_text,
+     * result_json) that failed on this thread failed: the rule and the
+     * target, in words for a log line or an error message. Never contains a
+     * secret's value: any granted secret's value in it is replaced by
+     * "[redacted]" before it is cut to fit (about 500 bytes).
      *
      * Thread:   any; each thread has its own.
      * Ownership: `out` borrows core memory valid until the next capability
-     *           function fails on this thread.
+     *           or result function fails on this thread.
      * Returns:  BH_OK (an empty text when none failed yet); BH_E_INVALID for a NULL out.
      */
     bh_status (*last_error)(bh_bytes *out);

@@ -6,6 +6,11 @@
  * answered exactly like one that does not exist. Writes record the caller's
  * principal as author.
  *
+ * Tickets are numbered per tenant: a tenant's first ticket is #1, its next
+ * #2, whatever other tenants do. One counter shared by all tenants would let
+ * each tenant read the others' ticket volume off the gaps between its own
+ * numbers. The rowid stays internal (comments refer to it) and is never shown.
+ *
  * Why BH_CONCURRENCY_SERIAL: SQLite lets one writer at a time into a
  * database anyway, so parallel calls would only queue inside SQLite instead
  * of in the core. Serial calls let the plugin keep ONE connection with its
@@ -49,8 +54,9 @@ static const char SCHEMA[] =
     "PRAGMA synchronous = NORMAL;" /* safe with WAL; loses at most the last commits on power loss */
     "PRAGMA foreign_keys = ON;"
     "CREATE TABLE IF NOT EXISTS tickets ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reuse the id of a deleted ticket */
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* internal; never shown to a caller */
     "  tenant TEXT NOT NULL,"
+    "  number INTEGER NOT NULL," /* the ticket's number in its tenant: what callers see */
     "  title TEXT NOT NULL,"
     "  body TEXT NOT NULL,"
     "  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),"
@@ -60,7 +66,6 @@ static const char SCHEMA[] =
     "  closed_by TEXT,"
     "  closed_at TEXT,"
     "  resolution TEXT);"
-    "CREATE INDEX IF NOT EXISTS tickets_by_tenant ON tickets (tenant, status, id);"
     "CREATE TABLE IF NOT EXISTS comments ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  ticket_id INTEGER NOT NULL REFERENCES tickets (id),"
@@ -69,11 +74,28 @@ static const char SCHEMA[] =
     "  created_at TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS comments_by_ticket ON comments (ticket_id, id);";
 
+/*
+ * A database from before per-tenant numbers (plugin 1.0) had only the global
+ * id. Each old ticket keeps its id as its number, so every number a caller
+ * was ever given still names the same ticket; new tickets count on from the
+ * tenant's highest.
+ */
+static const char ADD_NUMBERS[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE tickets ADD COLUMN number INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE tickets SET number = id;"
+    "COMMIT;";
+
+/* Unique per tenant; also the index every lookup and listing uses. */
+static const char NUMBER_INDEX[] =
+    "CREATE UNIQUE INDEX IF NOT EXISTS tickets_by_number ON tickets (tenant, number);";
+
 /* Every statement the plugin runs, prepared once; tenant is always a bound parameter. */
 enum {
     Q_LIST,
     Q_GET,
     Q_COMMENTS,
+    Q_NEXT,
     Q_CREATE,
     Q_COMMENT,
     Q_TOUCH,
@@ -84,17 +106,20 @@ enum {
     Q_COUNT
 };
 static const char *const SQL[Q_COUNT] = {
-    [Q_LIST] = "SELECT id, title, status, author, created_at, updated_at FROM tickets"
-               " WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3",
+    [Q_LIST] = "SELECT number, title, status, author, created_at, updated_at FROM tickets"
+               " WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY number DESC LIMIT ?3",
     [Q_GET] = "SELECT id, title, body, status, author, created_at, updated_at, closed_by,"
-              " closed_at, resolution FROM tickets WHERE id = ?1 AND tenant = ?2",
+              " closed_at, resolution FROM tickets WHERE number = ?1 AND tenant = ?2",
     [Q_COMMENTS] = "SELECT id, author, body, created_at FROM comments WHERE ticket_id = ?1 ORDER BY id",
-    [Q_CREATE] = "INSERT INTO tickets (tenant, title, body, author, created_at, updated_at)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    [Q_COMMENT] = "INSERT INTO comments (ticket_id, author, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-    [Q_TOUCH] = "UPDATE tickets SET updated_at = ?3 WHERE id = ?1 AND tenant = ?2",
+    /* Tickets are closed, never deleted, so the highest number is never handed out twice. */
+    [Q_NEXT] = "SELECT coalesce(max(number), 0) + 1 FROM tickets WHERE tenant = ?1",
+    [Q_CREATE] = "INSERT INTO tickets (tenant, number, title, body, author, created_at, updated_at)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    [Q_COMMENT] = "INSERT INTO comments (ticket_id, author, body, created_at)"
+                  " SELECT id, ?3, ?4, ?5 FROM tickets WHERE number = ?1 AND tenant = ?2",
+    [Q_TOUCH] = "UPDATE tickets SET updated_at = ?3 WHERE number = ?1 AND tenant = ?2",
     [Q_CLOSE] = "UPDATE tickets SET status = 'closed', closed_by = ?3, closed_at = ?4,"
-                " updated_at = ?4, resolution = ?5 WHERE id = ?1 AND tenant = ?2 AND status = 'open'",
+                " updated_at = ?4, resolution = ?5 WHERE number = ?1 AND tenant = ?2 AND status = 'open'",
     [Q_BEGIN] = "BEGIN IMMEDIATE", /* take the write lock up front: no upgrade deadlock later */
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
@@ -237,6 +262,18 @@ static void close_db(tickets *t)
     t->db = NULL;
 }
 
+/* Whether the tickets table has its per-tenant number (see ADD_NUMBERS). */
+static int has_numbers(sqlite3 *db)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('tickets') WHERE name = 'number'", -1, &s, NULL) !=
+        SQLITE_OK)
+        return 1; /* let the statements that need it report the problem */
+    int found = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return found;
+}
+
 /*
  * Opens tickets.db, creating the schema on first use. Called at init and
  * again by any call that finds no connection, so a database that was
@@ -253,6 +290,10 @@ static int open_db(tickets *t)
         rc = sqlite3_busy_timeout(t->db, 2000);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(t->db, SCHEMA, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && !has_numbers(t->db))
+        rc = sqlite3_exec(t->db, ADD_NUMBERS, NULL, NULL, NULL); /* closing on failure rolls it back */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(t->db, NUMBER_INDEX, NULL, NULL, NULL);
     for (int i = 0; i < Q_COUNT && rc == SQLITE_OK; i++)
         rc = sqlite3_prepare_v3(t->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &t->q[i], NULL);
     if (rc != SQLITE_OK) {
@@ -346,6 +387,7 @@ static int render_ticket(ctx *c, int64_t id, bhj_buf *text, bhj_buf *json)
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW)
         return rc;
+    int64_t row = sqlite3_column_int64(s, 0);
 
     bhj_printf(json, "{\"id\":%lld,\"tenant\":", (long long)id);
     bhj_string(json, c->tenant.ptr, c->tenant.len);
@@ -381,8 +423,12 @@ static int render_ticket(ctx *c, int64_t id, bhj_buf *text, bhj_buf *json)
         bhj_puts(text, "(no description)");
     bhj_putc(text, '\n');
 
+    /* Done with the row: a statement left on it would keep this connection's
+     * read snapshot open, and its next write would fail once another
+     * connection has written (SQLITE_BUSY_SNAPSHOT). */
+    sqlite3_reset(s);
     s = stmt(c->t, Q_COMMENTS);
-    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 1, row);
     bhj_puts(json, ",\"comments\":[");
     int n = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -516,18 +562,33 @@ static bh_status tool_create(const bh_host_api *host, bh_call call, void *user_d
         !get_text(&c, "body", MAX_BODY, 1, &body))
         return c.status;
 
+    /* The next number is taken and used in one write transaction, so two
+     * writers (another server on the same folder) cannot both take it. */
     char now[24];
     now_iso(now);
-    sqlite3_stmt *s = stmt(c.t, Q_CREATE);
+    int rc = exec_q(c.t, Q_BEGIN);
+    if (rc != SQLITE_OK)
+        return db_fail(&c, rc, "starting a transaction");
+    int64_t id = 0;
+    sqlite3_stmt *s = stmt(c.t, Q_NEXT);
     bind_bytes(s, 1, c.tenant);
-    bind_bytes(s, 2, title);
-    bind_bytes(s, 3, body);
-    bind_bytes(s, 4, c.principal);
-    sqlite3_bind_text(s, 5, now, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE)
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        id = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        s = stmt(c.t, Q_CREATE);
+        bind_bytes(s, 1, c.tenant);
+        sqlite3_bind_int64(s, 2, id);
+        bind_bytes(s, 3, title);
+        bind_bytes(s, 4, body);
+        bind_bytes(s, 5, c.principal);
+        sqlite3_bind_text(s, 6, now, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s);
+    }
+    rc = rc == SQLITE_DONE ? exec_q(c.t, Q_COMMIT) : rc;
+    if (rc != SQLITE_OK) {
+        exec_q(c.t, Q_ROLLBACK); /* harmless when the transaction already ended */
         return db_fail(&c, rc, "creating a ticket");
-    int64_t id = sqlite3_last_insert_rowid(c.t->db);
+    }
     note(c.t, BH_LOG_INFO, "ticket #%lld created", (long long)id);
     return answer_ticket(&c, id, "Created:");
 }
@@ -556,9 +617,10 @@ static bh_status tool_comment(const bh_host_api *host, bh_call call, void *user_
     if (found) {
         s = stmt(c.t, Q_COMMENT);
         sqlite3_bind_int64(s, 1, id);
-        bind_bytes(s, 2, c.principal);
-        bind_bytes(s, 3, body);
-        sqlite3_bind_text(s, 4, now, -1, SQLITE_TRANSIENT);
+        bind_bytes(s, 2, c.tenant);
+        bind_bytes(s, 3, c.principal);
+        bind_bytes(s, 4, body);
+        sqlite3_bind_text(s, 5, now, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(s);
     }
     if (rc == SQLITE_DONE && found)
@@ -607,6 +669,7 @@ static bh_status tool_close(const bh_host_api *host, bh_call call, void *user_da
         sqlite3_bind_int64(s, 1, id);
         bind_bytes(s, 2, c.tenant);
         rc = sqlite3_step(s);
+        sqlite3_reset(s); /* as in render_ticket */
         if (rc == SQLITE_ROW)
             return fail(&c, BH_ERROR_INVALID_ARGUMENT, "ticket #%lld is already closed", (long long)id);
         if (rc == SQLITE_DONE)

@@ -50,7 +50,7 @@ struct CapabilitySet: Sendable {
     private(set) var byName: [ExactKey: HeldCapability] = [:]
     private(set) var byToken: [UInt64: HeldCapability] = [:]
     private(set) var rows: [Row] = []
-    /// Secret values, so that log lines and error messages can be scrubbed of them.
+    /// Secret values, so that log lines, error messages and results can be scrubbed of them.
     private(set) var secretValues: [String] = []
 
     static let empty = CapabilitySet()
@@ -105,7 +105,10 @@ struct CapabilitySet: Sendable {
                 case .success(let value):
                     body = .secret(value)
                     row.effective = "yes (\(value.count) bytes)"
-                    if let s = String(validating: value, as: UTF8.self), s.utf8.count >= 4 { set.secretValues.append(s) }
+                    if let s = String(validating: value, as: UTF8.self), s.utf8.count >= 4 {
+                        set.secretValues.append(s)
+                        KnownSecrets.add(s)
+                    }
                 case .failure(let why):
                     row.effective = "none (\(why.message))"
                     if request.required { problems.append("capability '\(request.name)' (secret): \(why.message)") }
@@ -136,7 +139,7 @@ struct CapabilitySet: Sendable {
         if secretValues.isEmpty { return text }
         var out = text
         for secret in secretValues where out.contains(secret) {
-            out = out.replacing(secret, with: "[redacted]")
+            out = out.replacing(secret, with: Self.redacted)
         }
         return out
     }

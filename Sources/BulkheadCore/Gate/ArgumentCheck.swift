@@ -14,8 +14,10 @@ enum ArgumentCheck {
         var clamped: [JSONValue] = []
         if let clamps {
             for field in clamps.map(\.string).sorted() {
-                guard let value = args[field], let number = value.doubleValue else { continue }
-                let bounds = tool.validator.numericBounds(of: field)
+                // A value of the wrong type (50.5 for an integer) is left as it is, for the
+                // validator to refuse exactly as it would without the clamp.
+                guard let value = args[field], let number = value.doubleValue,
+                      let bounds = tool.validator.clampBounds(of: field, for: value) else { continue }
                 var applied = number
                 if let lo = bounds.minimum, number < lo { applied = lo }
                 if let hi = bounds.maximum, number > hi { applied = hi }

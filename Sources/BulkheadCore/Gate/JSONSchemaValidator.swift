@@ -80,6 +80,23 @@ public struct JSONSchemaValidator: Sendable {
         guard let node = root.property(property) else { return (nil, nil) }
         return (node.minimum?.doubleValue, node.maximum?.doubleValue)
     }
+
+    /// The bounds to clamp `value` of a top-level property into, or nil when it must
+    /// not be clamped: it is not a number, or the property's `type` does not admit
+    /// it as it is (`50.5` for an integer). Clamping only moves a value the schema
+    /// would accept but for its bounds, so it never turns a wrong type into a right
+    /// one. For an integer-only property the bounds are rounded inwards, so the
+    /// clamped value is an integer too.
+    public func clampBounds(of property: String, for value: JSONValue) -> (minimum: Double?, maximum: Double?)? {
+        guard let node = root.property(property), value.doubleValue != nil else { return nil }
+        if let types = node.types, !types.admits(value) { return nil }
+        var lo = node.minimum?.doubleValue, hi = node.maximum?.doubleValue
+        if let types = node.types, types.contains(.integer), !types.contains(.number) {
+            lo = lo.map { $0.rounded(.up) }
+            hi = hi.map { $0.rounded(.down) }
+        }
+        return (lo, hi)
+    }
 }
 
 /// One way a value breaks a schema.

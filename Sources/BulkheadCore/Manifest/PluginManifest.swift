@@ -17,6 +17,8 @@ public struct PluginManifest: Sendable {
         public var outputSchema: JSONValue?
         /// The input schema compiled once, so every call's arguments are checked before the plugin sees them.
         public var validator: JSONSchemaValidator
+        /// The output schema compiled once, so structured content is checked before the client sees it; nil without one.
+        public var outputValidator: JSONSchemaValidator? = nil
     }
 
     /// The plugin's name: its trust domain, and the prefix of its tools' names.
@@ -111,8 +113,21 @@ public struct PluginManifest: Sendable {
                         problems += error.problems.map { "\(ctx)input_schema \($0)" }
                     }
                 }
+                var outputValidator: JSONSchemaValidator?
+                if let output {
+                    do {
+                        let v = try JSONSchemaValidator(output, rootName: "structuredContent")
+                        outputValidator = v
+                        if !v.unsupportedKeywords.isEmpty {
+                            unchecked.append("\(ctx)output_schema keywords the core does not check: \(v.unsupportedKeywords.joined(separator: ", "))")
+                        }
+                    } catch {
+                        problems += error.problems.map { "\(ctx)output_schema \($0)" }
+                    }
+                }
                 tools.append(Tool(name: toolName, title: title, description: desc, access: access ?? .read,
-                                  inputSchema: input ?? .object([:]), outputSchema: output, validator: validator!))
+                                  inputSchema: input ?? .object([:]), outputSchema: output, validator: validator!,
+                                  outputValidator: outputValidator))
             }
         case nil:
             problems.append("manifest: no [[tools]]; a plugin serves at least one tool")

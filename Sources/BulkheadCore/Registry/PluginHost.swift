@@ -288,7 +288,8 @@ public final class PluginHost: ToolProvider {
 
         let deadline = now + UInt64(limits.deadlineMilliseconds) * 1_000_000
         let call = CallState(plugin: plugin, tool: entry.tool.name, arguments: arguments, principal: principal,
-                             deadline: deadline, resultLimit: limits.resultBytes)
+                             deadline: deadline, resultLimit: limits.resultBytes,
+                             outputValidator: entry.tool.outputValidator)
         // A cancel that arrived while consent was being asked for applies at once.
         guard cancellation.attach(call) else { return }
         let clampNote = Self.clampNote(clamped)

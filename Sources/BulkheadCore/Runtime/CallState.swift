@@ -16,6 +16,8 @@ final class CallState: Sendable {
     let deadline: UInt64?
     /// Most bytes of text and structured content the plugin may hand back (the policy's result_bytes).
     let resultLimit: Int
+    /// The tool's output schema, when the manifest declares one: structured content must match it.
+    let outputValidator: JSONSchemaValidator?
     let cancelledFlag = Atomic<Bool>(false)
     /// The plugin's function is about to be or has been entered.
     let running = Atomic<Bool>(false)
@@ -39,18 +41,22 @@ final class CallState: Sendable {
         var caller: (principal: bh_bytes, tenant: bh_bytes, scopes: bh_bytes)?
         /// The plugin tried to hand back more than resultLimit.
         var overflowed = false
+        /// Why the plugin's last refused result was refused, for the client's `internal`
+        /// when it then sets nothing valid.
+        var refusal: String?
     }
 
     let answer = Mutex(Answer())
 
     init(plugin: PluginInstance, tool: String, arguments: JSONObject, principal: Principal, deadline: UInt64?,
-         resultLimit: Int = Limits.defaults.resultBytes) {
+         resultLimit: Int = Limits.defaults.resultBytes, outputValidator: JSONSchemaValidator? = nil) {
         self.plugin = plugin
         self.tool = tool
         self.arguments = arguments
         self.principal = principal
         self.deadline = deadline
         self.resultLimit = resultLimit
+        self.outputValidator = outputValidator
     }
 
     var pastDeadline: Bool {
@@ -74,8 +80,17 @@ final class CallState: Sendable {
             if a.overflowed {
                 return ToolErrors.result(.tooLarge, "the result of '\(plugin.name).\(tool)' exceeds the \(resultLimit) bytes this plugin's policy allows (result_bytes)")
             }
+            let refused = a.refusal.map { " (\($0))" } ?? ""
             if status != BH_OK {
-                return ToolErrors.result(.internal, "plugin '\(plugin.name)' tool '\(tool)' returned \(StatusName.of(status)) without setting a result")
+                return ToolErrors.result(.internal, "plugin '\(plugin.name)' tool '\(tool)' returned \(StatusName.of(status)) without setting a result\(refused)")
+            }
+            // An empty success would tell the client the call worked and hand it nothing.
+            if a.content.isEmpty && a.structured == nil {
+                return ToolErrors.result(.internal, "plugin '\(plugin.name)' returned BH_OK from tool '\(tool)' without a result\(refused)")
+            }
+            // MCP: a tool with an output schema must answer with structured content.
+            if outputValidator != nil && a.structured == nil {
+                return ToolErrors.result(.internal, "plugin '\(plugin.name)' tool '\(tool)' declares an output_schema but set no structured content\(refused)")
             }
             var content = a.content
             if content.isEmpty, let s = a.structured {
@@ -113,5 +128,26 @@ enum StatusName {
         case BH_E_FAILED: "BH_E_FAILED"
         default: "status \(s.rawValue)"
         }
+    }
+}
+
+extension CallState {
+    /// Refuses a result the plugin handed over: the reason is left for
+    /// host->last_error and kept for the client's `internal` should the plugin
+    /// then set nothing valid.
+    func refuse(_ a: inout Answer, _ status: bh_status, _ reason: String) -> bh_status {
+        LastError.set(reason)
+        a.refusal = reason
+        return status
+    }
+
+    /// BH_E_TOO_LARGE when `length` more bytes would take the result past
+    /// resultLimit; nil when they fit. Written so that no length, however
+    /// large, can overflow the sum (a size_t past Int.max arrives negative).
+    func refuseOversized(_ a: inout Answer, _ length: Int, _ function: String) -> bh_status? {
+        guard length < 0 || length > resultLimit - a.bytes else { return nil }
+        a.overflowed = true
+        let size = length < 0 ? String(UInt(bitPattern: length)) : String(length)
+        return refuse(&a, BH_E_TOO_LARGE, "\(function): \(size) bytes would take the result past the \(resultLimit) bytes this tool's policy allows (result_bytes); \(a.bytes) already set")
     }
 }

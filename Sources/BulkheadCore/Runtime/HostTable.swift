@@ -121,29 +121,43 @@ enum HostTable {
 
         api.result_text = { call, text, textLen in
             guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
-            guard let s = validatedUTF8(text, textLen) else { return BH_E_INVALID }
             return state.answer.withLock { a in
                 guard a.error == nil else { return BH_E_NOT_ALLOWED }
-                guard a.bytes + textLen <= state.resultLimit else {
-                    a.overflowed = true
-                    return BH_E_TOO_LARGE
+                // The size first, before a byte is read: a result the policy will refuse is never copied.
+                if let refused = state.refuseOversized(&a, textLen, "result_text") { return refused }
+                guard let s = validatedUTF8(text, textLen) else {
+                    return state.refuse(&a, BH_E_INVALID, "result_text: the text is not UTF-8")
                 }
                 a.bytes += textLen
-                a.content.append(["type": "text", "text": .string(s)])
+                a.content.append(["type": "text", "text": .string(state.plugin.capabilities.scrub(s))])
                 return BH_OK
             }
         }
 
         api.result_json = { call, json, jsonLen in
             guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
-            guard let raw = bh_bytes.view(json, jsonLen), let value = try? JSONValue.parse(raw),
-                  case .object = value
-            else { return BH_E_INVALID }
             return state.answer.withLock { a in
                 guard a.error == nil, a.structured == nil else { return BH_E_NOT_ALLOWED }
-                guard a.bytes + jsonLen <= state.resultLimit else {
-                    a.overflowed = true
-                    return BH_E_TOO_LARGE
+                if let refused = state.refuseOversized(&a, jsonLen, "result_json") { return refused }
+                guard let raw = bh_bytes.view(json, jsonLen) else {
+                    return state.refuse(&a, BH_E_INVALID, "result_json: json is NULL")
+                }
+                let parsed: JSONValue
+                do {
+                    parsed = try JSONValue.parse(raw)
+                } catch {
+                    return state.refuse(&a, BH_E_INVALID, "result_json: not JSON: \(error)")
+                }
+                guard case .object = parsed else {
+                    return state.refuse(&a, BH_E_INVALID, "result_json: structured content must be one JSON object, not \(parsed.typeName)")
+                }
+                // Redacted before it is checked: what must match the schema is what the client will get.
+                let value = state.plugin.capabilities.redact(parsed)
+                if let validator = state.outputValidator {
+                    let violations = validator.validate(value, limit: 5)
+                    if !violations.isEmpty {
+                        return state.refuse(&a, BH_E_INVALID, "result_json: the structured content does not match the output_schema of '\(state.tool)': \(violations.map(\.message).joined(separator: "; "))")
+                    }
                 }
                 a.bytes += jsonLen
                 a.structured = value

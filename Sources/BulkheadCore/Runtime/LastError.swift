@@ -1,7 +1,7 @@
 import CBulkhead
 
-/// The reason the last capability function that failed on this thread
-/// failed, for host->last_error: a status says what kind of refusal it was,
+/// The reason the last capability or result function that failed on this
+/// thread failed, for host->last_error: a status says what kind of refusal it was,
 /// this says which rule and which target, as errno and strerror do.
 enum LastError {
     /// The message lives inline in the slot (cut at a character boundary), so
@@ -13,9 +13,11 @@ enum LastError {
 
     private static let slots = ThreadSlot(Slot())
 
+    /// Scrubbed of secrets before it is cut, so no prefix of a secret survives either:
+    /// messages name paths and URLs the plugin built, which may hold one.
     static func set(_ message: String) {
         let s = slots.pointer()
-        var utf8 = Array(message.utf8)
+        var utf8 = Array(KnownSecrets.scrub(message).utf8)
         if utf8.count > 511 {
             var end = 511
             while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
