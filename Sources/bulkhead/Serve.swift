@@ -80,7 +80,7 @@ struct Serve: ParsableCommand {
         var usedNonces: UsedNonces?
         if let folder = serverConfig.consentStateDir {
             do {
-                usedNonces = try UsedNonces(directory: folder)
+                usedNonces = try UsedNonces(directory: folder, logger: logger)
             } catch {
                 throw ValidationError("\(error)")
             }

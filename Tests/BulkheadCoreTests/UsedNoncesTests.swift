@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 import Testing
 
 @testable import BulkheadCore
@@ -48,33 +47,31 @@ import Testing
     @Test func racingInstancesLetEachNonceThroughOnce() async throws {
         let dir = try TempDir()
         let stores = try (0..<4).map { _ in try UsedNonces(directory: dir.path, now: 0) }
-        let wins = Atomic<Int>(0)
-        await withTaskGroup(of: Void.self) { group in
+        let wins = await withTaskGroup(of: Int.self) { group in
             for store in stores {
-                group.addTask {
-                    for n in 0..<50 where store.claim(Self.nonce(n), expiry: 1000, now: 1) == .fresh {
-                        wins.wrappingAdd(1, ordering: .relaxed)
-                    }
-                }
+                group.addTask { (0..<50).filter { store.claim(Self.nonce($0), expiry: 1000, now: 1) == .fresh }.count }
             }
+            return await group.reduce(0, +)
         }
-        #expect(wins.load(ordering: .relaxed) == 50)
+        #expect(wins == 50)
     }
 
     @Test func theStartDropsExpiredAndTornRecords() throws {
         let dir = try TempDir()
         let path = dir.path + "/" + UsedNonces.fileName
+        let now = 50 + UsedNonces.keptPastExpiry  // nonce 1 expired, and its grace for slow clocks is over
+        let later = now + 1000
         dir.write(UsedNonces.fileName,
-                  UsedNonces.record(nonce: Self.nonce(1), expiry: 50)        // expired at the start
-                  + UsedNonces.record(nonce: Self.nonce(2), expiry: 5000)
+                  UsedNonces.record(nonce: Self.nonce(1), expiry: 50)
+                  + UsedNonces.record(nonce: Self.nonce(2), expiry: later)
                   + "0000torn\n"
-                  + UsedNonces.record(nonce: Self.nonce(3), expiry: 5000)
+                  + UsedNonces.record(nonce: Self.nonce(3), expiry: 100)  // expired, still in its grace
                   + "00000000half-written")
-        let store = try UsedNonces(directory: dir.path, now: 100)
-        #expect(FileIO.readText(path) == UsedNonces.record(nonce: Self.nonce(2), expiry: 5000)
-                + UsedNonces.record(nonce: Self.nonce(3), expiry: 5000))
-        #expect(store.claim(Self.nonce(2), expiry: 5000, now: 100) == .used)
-        #expect(store.claim(Self.nonce(3), expiry: 5000, now: 100) == .used)
+        let store = try UsedNonces(directory: dir.path, now: now)
+        #expect(FileIO.readText(path) == UsedNonces.record(nonce: Self.nonce(2), expiry: later)
+                + UsedNonces.record(nonce: Self.nonce(3), expiry: 100))
+        #expect(store.claim(Self.nonce(2), expiry: later, now: now) == .used)
+        #expect(store.claim(Self.nonce(3), expiry: 100, now: now) == .used)
     }
 
     @Test func aRecordAfterATornOneStartsOnItsOwnLine() throws {
@@ -91,15 +88,21 @@ import Testing
 
     @Test func aPruneByAnotherInstanceIsFollowed() throws {
         let dir = try TempDir()
+        let path = dir.path + "/" + UsedNonces.fileName
         let old = try UsedNonces(directory: dir.path, now: 0)
+        let far = 10 * UsedNonces.keptPastExpiry
         #expect(old.claim(Self.nonce(1), expiry: 10, now: 0) == .fresh)
-        #expect(old.claim(Self.nonce(2), expiry: 1000, now: 0) == .fresh)
+        #expect(old.claim(Self.nonce(2), expiry: far, now: 0) == .fresh)
         // A new process starts after nonce 1 expired and rewrites the file without it.
-        let new = try UsedNonces(directory: dir.path, now: 20)
-        #expect(new.claim(Self.nonce(3), expiry: 1000, now: 21) == .fresh)
+        let now = 11 + UsedNonces.keptPastExpiry
+        let new = try UsedNonces(directory: dir.path, now: now)
+        #expect(FileIO.readText(path) == UsedNonces.record(nonce: Self.nonce(2), expiry: far))
+        #expect(new.claim(Self.nonce(3), expiry: far, now: now) == .fresh)
         // The old process must see what was appended to the replacement.
-        #expect(old.claim(Self.nonce(3), expiry: 1000, now: 22) == .used)
-        #expect(new.claim(Self.nonce(2), expiry: 1000, now: 22) == .used)
+        #expect(old.claim(Self.nonce(3), expiry: far, now: now) == .used)
+        #expect(new.claim(Self.nonce(2), expiry: far, now: now) == .used)
+        #expect(old.claim(Self.nonce(4), expiry: far, now: now) == .fresh)
+        #expect(new.claim(Self.nonce(4), expiry: far, now: now) == .used)
     }
 
     @Test func aFolderThatCannotBeMadeIsAnError() {

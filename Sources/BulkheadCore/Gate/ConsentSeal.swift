@@ -72,9 +72,10 @@ final class ConsentSeal: Sendable {
             return .success(())
         case .used:
             return .failure(Refused("the requestState was already used; call again to be asked anew"))
-        case .failed(let why):
-            // Fail closed: a use that cannot be recorded could be replayed.
-            return .failure(Refused("its use could not be recorded, so it cannot be honoured (\(why))"))
+        case .failed:
+            // Fail closed: a use that cannot be recorded could be replayed. The why (a path,
+            // an errno) is the operator's, logged by the store; the client learns only that.
+            return .failure(Refused("its use could not be recorded on the server, so it cannot be honoured"))
         }
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Logging
 import Synchronization
 
 /// The nonces of consent requestStates already redeemed, each kept until its
@@ -35,6 +36,9 @@ public final class UsedNonces: Sendable {
     /// 32 hex digits of nonce, a space, 16 hex digits of expiry (ms since the epoch), a newline:
     /// fixed length, so a torn record (a crash mid-write) is recognised and skipped.
     static let recordLength = 50
+    /// Records outlive their state by this much, so that a server whose clock runs
+    /// behind another's cannot redeem a state the other has already forgotten.
+    static let keptPastExpiry: Int64 = 5 * 60_000
 
     private struct State: ~Copyable {
         var seen: [String: Int64] = [:]
@@ -56,20 +60,23 @@ public final class UsedNonces: Sendable {
     public let directory: String?
     private let lockFD: Int32
     private let state: Mutex<State>
+    /// Where a failure to record is explained: to the operator, not to the client.
+    private let logger: Logger?
 
     /// Kept in memory: single use holds within this process only.
     public init() {
         directory = nil
         lockFD = -1
         state = Mutex(State())
+        logger = nil
     }
 
     /// Opens (creating, mode 0700/0600) the folder's nonce file, dropping expired records.
-    public convenience init(directory: String) throws(OpenError) {
-        try self.init(directory: directory, now: ConsentGate.nowMilliseconds())
+    public convenience init(directory: String, logger: Logger? = nil) throws(OpenError) {
+        try self.init(directory: directory, now: ConsentGate.nowMilliseconds(), logger: logger)
     }
 
-    init(directory: String, now: Int64) throws(OpenError) {
+    init(directory: String, now: Int64, logger: Logger? = nil) throws(OpenError) {
         guard FileIO.isDirectory(directory) || FileIO.makeDirectories(directory) else {
             throw OpenError(description: "cannot create the consent state folder \(directory)")
         }
@@ -101,6 +108,7 @@ public final class UsedNonces: Sendable {
         self.directory = directory
         self.lockFD = lockFD
         self.state = Mutex(s)
+        self.logger = logger
     }
 
     deinit {
@@ -112,10 +120,16 @@ public final class UsedNonces: Sendable {
 
     /// Records `nonce` as used until `expiry`, unless it already was.
     func claim(_ nonce: String, expiry: Int64, now: Int64) -> Claim {
+        let claim = recordOnce(nonce, expiry: expiry, now: now)
+        if case .failed(let why) = claim { logger?.error("consent: a requestState was refused because its use could not be recorded: \(why)") }
+        return claim
+    }
+
+    private func recordOnce(_ nonce: String, expiry: Int64, now: Int64) -> Claim {
         state.withLock { s in
             s.claimsSincePrune += 1
             if s.claimsSincePrune >= 1024 {
-                s.seen = s.seen.filter { $0.value > now }
+                s.seen = s.seen.filter { $0.value + Self.keptPastExpiry > now }
                 s.claimsSincePrune = 0
             }
             guard let directory else {
@@ -194,7 +208,7 @@ public final class UsedNonces: Sendable {
         var lines = 0
         for line in bytes[...lastNewline].split(separator: 10, omittingEmptySubsequences: false).dropLast() {
             lines += 1
-            guard let (nonce, expiry) = parse(line), expiry > now else { continue }
+            guard let (nonce, expiry) = parse(line), expiry + keptPastExpiry > now else { continue }
             s.seen[nonce] = expiry
             records.append((nonce, expiry))
         }
