@@ -77,8 +77,19 @@ struct Serve: ParsableCommand {
             logger.info("auditing every call to \(path)")
         }
 
+        var usedNonces: UsedNonces?
+        if let folder = serverConfig.consentStateDir {
+            do {
+                usedNonces = try UsedNonces(directory: folder, logger: logger)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            logger.info("consent: used requestStates are remembered in \(folder)")
+        }
+
         let directory = plugins ?? BundledPaths.pluginsDirectory()
-        let host = PluginHost(directory: directory, config: serverConfig, audit: auditLog, logger: logger)
+        let host = PluginHost(directory: directory, config: serverConfig, audit: auditLog, usedNonces: usedNonces,
+                              logger: logger)
         logger.info("serving \(host.pluginNames.count) plugins from \(directory) as principal '\(principalName)'; \(host.refusals.count) refused")
 
         let transport = StdioTransport(input: protocolIn, output: protocolOut)

@@ -31,6 +31,10 @@ public struct ServerConfig: Sendable {
     public var consentKey: [UInt8]?
     /// How long a consent request may wait for its answer.
     public var consentTTLSeconds: Int = 300
+    /// `[consent] state_dir`, resolved against the configuration file's folder: where
+    /// redeemed requestStates are remembered until they expire, so that single use
+    /// holds across restarts and across the processes that share it. Nil: per process.
+    public var consentStateDir: String?
     /// `[audit] path`: the audit log, resolved against the configuration file's folder.
     public var auditPath: String?
     /// `tool_names`: how served tool names are formed (`underscore`, the default, or `dotted`).
@@ -73,12 +77,19 @@ public struct ServerConfig: Sendable {
         }
         let def = doc["default_principal"]?.stringValue ?? principals.keys.map(\.string).sorted().first ?? ""
         if principals[exactly: def] == nil { problems.append("default_principal '\(def)' is not defined under [principals]") }
+        let base = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         var consentKey: [UInt8]?
         var ttl = 300
+        var stateDir: String?
         switch doc["consent"] {
         case .object(let c)?:
-            for key in c.keys where !["key_file", "key_env", "ttl_seconds"].contains(key) {
-                problems.append("[consent]: unknown key '\(key)' (known: key_env, key_file, ttl_seconds)")
+            for key in c.keys where !["key_file", "key_env", "ttl_seconds", "state_dir"].contains(key) {
+                problems.append("[consent]: unknown key '\(key)' (known: key_env, key_file, state_dir, ttl_seconds)")
+            }
+            if let d = c["state_dir"] {
+                if let d = d.stringValue, !d.isEmpty { stateDir = d.hasPrefix("/") ? d : FileIO.join(base, d) } else {
+                    problems.append("[consent] state_dir must be a folder path")
+                }
             }
             if let file = c["key_file"]?.stringValue {
                 if let text = FileIO.readText(file, limit: 4096) {
@@ -114,7 +125,6 @@ public struct ServerConfig: Sendable {
         case .object(let a)?:
             for key in a.keys where key != "path" { problems.append("[audit]: unknown key '\(key)' (known: path)") }
             if let p = a["path"]?.stringValue, !p.isEmpty {
-                let base = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
                 auditPath = p.hasPrefix("/") ? p : FileIO.join(base, p)
             } else {
                 problems.append("[audit] path = \"…\" is required")
@@ -127,6 +137,7 @@ public struct ServerConfig: Sendable {
         config.auditPath = auditPath
         config.consentKey = consentKey
         config.consentTTLSeconds = ttl
+        config.consentStateDir = stateDir
         config.toolNaming = toolNaming
         return config
     }

@@ -1,6 +1,5 @@
 import BulkheadProtocol
 import Crypto
-import Synchronization
 
 /// The 2026-07-28 era's `requestState` for consent: what the server asked
 /// about, sealed with HMAC-SHA256 under the server's key, so that the
@@ -14,15 +13,19 @@ final class ConsentSeal: Sendable {
     private let keyBytes: [UInt8]
     private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
     let ttlMilliseconds: Int64
-    /// Nonces already redeemed, with their expiry, so a state works once.
-    /// Single-use holds per server process; servers sharing a key behind a
-    /// load balancer share the MAC, not this set.
-    private let used = Mutex<[String: Int64]>([:])
+    /// Nonces already redeemed, so a state works once: per process, or across
+    /// the processes sharing a `[consent] state_dir`.
+    private let used: UsedNonces
 
-    init(key: [UInt8], ttlMilliseconds: Int64) {
+    init(key: [UInt8], ttlMilliseconds: Int64, used: UsedNonces = UsedNonces()) {
         self.keyBytes = key
         self.ttlMilliseconds = ttlMilliseconds
+        self.used = used
     }
+
+    /// A nonce is always 128 random bits as 32 lowercase hex digits: a fixed
+    /// length, so no state carries fewer bits than another.
+    static let nonceLength = 32
 
     /// A fresh random 256-bit key, for a server whose operator configured none.
     static func randomKey() -> [UInt8] {
@@ -32,7 +35,10 @@ final class ConsentSeal: Sendable {
 
     func seal(principal: String, tool: String, digest: String, now: Int64) -> String {
         var rng = SystemRandomNumberGenerator()
-        let nonce = (0..<16).map { _ in String(UInt8.random(in: 0...255, using: &rng), radix: 16) }.joined()
+        let nonce = (0..<16).map { _ in
+            let b = UInt8.random(in: 0...255, using: &rng)
+            return (b < 16 ? "0" : "") + String(b, radix: 16)
+        }.joined()
         let payload: JSONValue = [
             "v": 1, "p": .string(principal), "t": .string(tool), "d": .string(digest),
             "e": .int(now + ttlMilliseconds), "n": .string(nonce),
@@ -54,20 +60,23 @@ final class ConsentSeal: Sendable {
         }
         guard case .object(let p)? = try? JSONValue.parse(body), p["v"] == .int(1),
               let who = p["p"]?.stringValue, let what = p["t"]?.stringValue, let sum = p["d"]?.stringValue,
-              let expiry = p["e"]?.intValue, let nonce = p["n"]?.stringValue
+              let expiry = p["e"]?.intValue, let nonce = p["n"]?.stringValue,
+              nonce.utf8.count == Self.nonceLength, nonce.utf8.allSatisfy({ UsedNonces.isLowerHex($0) })
         else { return .failure(Refused("the requestState is malformed")) }
         guard who == principal else { return .failure(Refused("the consent was given to another principal")) }
         guard what == tool else { return .failure(Refused("the consent was given for another tool")) }
         guard sum == digest else { return .failure(Refused("the arguments changed after consent was asked for")) }
         guard now < expiry else { return .failure(Refused("the consent request expired; call again to be asked anew")) }
-        let fresh = used.withLock { u in
-            if u.count > 4096 { u = u.filter { $0.value > now } }
-            guard u[nonce] == nil else { return false }
-            u[nonce] = expiry
-            return true
+        switch used.claim(nonce, expiry: expiry, now: now) {
+        case .fresh:
+            return .success(())
+        case .used:
+            return .failure(Refused("the requestState was already used; call again to be asked anew"))
+        case .failed:
+            // Fail closed: a use that cannot be recorded could be replayed. The why (a path,
+            // an errno) is the operator's, logged by the store; the client learns only that.
+            return .failure(Refused("its use could not be recorded on the server, so it cannot be honoured"))
         }
-        guard fresh else { return .failure(Refused("the requestState was already used; call again to be asked anew")) }
-        return .success(())
     }
 
     struct Refused: Error {

@@ -57,12 +57,19 @@ public final class PluginHost: ToolProvider {
     /// Loads every plugin folder under `directory` (sorted by name, symlinks
     /// followed, hidden entries and folders without a manifest skipped). A
     /// folder that fails is refused with one log line; the rest keep loading.
-    public init(directory: String, config: ServerConfig = .empty, audit: AuditLog? = nil, logger: Logger) {
+    /// `usedNonces`: where redeemed consent states are remembered (`[consent] state_dir`); nil, in memory.
+    public init(directory: String, config: ServerConfig = .empty, audit: AuditLog? = nil, usedNonces: UsedNonces? = nil,
+                logger: Logger) {
         self.config = config
         self.audit = audit
         self.logger = logger
         self.consent = ConsentGate(seal: ConsentSeal(key: config.consentKey ?? ConsentSeal.randomKey(),
-                                                     ttlMilliseconds: Int64(config.consentTTLSeconds) * 1000))
+                                                     ttlMilliseconds: Int64(config.consentTTLSeconds) * 1000,
+                                                     used: usedNonces ?? UsedNonces()))
+        if config.consentKey != nil && usedNonces == nil {
+            // A shared key makes other processes accept this one's states; only a shared folder stops a second use there.
+            logger.warning("consent: a key is configured but no [consent] state_dir, so a requestState is single-use only within this process: another process with the same key (or this server restarted) would accept it once more")
+        }
         let board = StatusBoard()
         self.board = board
         let loader = PluginLoader(logger: logger, board: board, naming: config.toolNaming)
@@ -213,21 +220,26 @@ public final class PluginHost: ToolProvider {
             return cancellation
         }
 
-        // A write over its rate is refused before anyone is asked to approve it.
-        if let perMinute = entry.limits.callsPerMinute,
-           case .busy(let reason, let retry) = plugin.limiter.admit(
-               principal: principal.name, rateKey: entry.rateKey, perMinute: perMinute,
-               concurrencyKey: entry.concurrencyKey, concurrent: nil, now: MonotonicClock.now())
-        {
-            refuse(ToolErrors.result(.unavailable, "\(name) is busy: \(reason); retry in \(retry) ms",
-                                     extra: ["retryAfterMs": .int(Int64(retry))]))
-            return nil
+        // A write's rate is counted once, when consent decides to ask (or finds it pre-approved),
+        // so a write over its rate is refused before anyone is asked to approve it, and the
+        // 2026-07-28 retry that redeems that question is not counted again.
+        let perMinute = entry.limits.callsPerMinute
+        let rateKey = entry.rateKey
+        let countRate: @Sendable () -> ToolResult? = {
+            guard let perMinute,
+                  case .busy(let reason, let retry) = plugin.limiter.admit(
+                      principal: principal.name, rateKey: rateKey, perMinute: perMinute,
+                      concurrencyKey: "", concurrent: nil, now: MonotonicClock.now())
+            else { return nil }
+            return ToolErrors.result(.unavailable, "\(name) is busy: \(reason); retry in \(retry) ms",
+                                     extra: ["retryAfterMs": .int(Int64(retry))])
         }
 
         // Consent, for writes: possibly after a round trip to the client's human.
         consent.decide(servedName: name, tool: entry.tool, principal: principal, arguments: checked.arguments,
                        preapproved: plugin.policy.access.preapproves(principal, tool: entry.tool.name),
-                       context: context, whenCancelled: { cancellation.onCancel($0) }) { [self, provenance] verdict in
+                       context: context, countRate: countRate,
+                       whenCancelled: { cancellation.onCancel($0) }) { [self, provenance] verdict in
             switch verdict {
             case .refuse(let result): refuse(result)
             case .ask(let requests, let state):
@@ -273,7 +285,7 @@ public final class PluginHost: ToolProvider {
         let plugin = entry.plugin
         let limits = entry.limits
         let now = MonotonicClock.now()
-        // A write's rate was counted before its human was asked (see callTool).
+        // A write's rate was counted when consent was asked for or found pre-approved (see callTool).
         let perMinute = entry.tool.access == .write ? nil : limits.callsPerMinute
         if perMinute != nil || limits.concurrentCalls != nil {
             if case .busy(let reason, let retry) = plugin.limiter.admit(
