@@ -15,6 +15,7 @@ struct Bulkhead: ParsableCommand {
 
               bulkhead serve --plugins ./plugins        serve over stdio
               bulkhead check ./plugins/docs             check one plugin folder
+              bulkhead check --config bulkhead.toml --plugins ./plugins   check a whole configuration
               bulkhead audit verify var/audit.jsonl     check the audit trail's hash chain
               bulkhead audit query var/audit.jsonl --failed   find calls without a transcript
 

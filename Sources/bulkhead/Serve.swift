@@ -32,34 +32,50 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How tool names are formed: underscore (plugin__tool, accepted by every client; the default) or dotted (plugin.tool, for clients that accept dots); overrides tool_names.", valueName: "style"))
     var toolNames: String?
 
-    @Option(name: .long, help: ArgumentHelp("Least severe log level on stderr: trace, debug, info, notice, warning, error.", valueName: "level"))
+    @Option(name: .long, help: ArgumentHelp("Least severe log level on stderr: trace, debug, info (one line per call), notice, warning, error, critical.", valueName: "level"))
     var logLevel: String = "info"
+
+    @Option(name: .long, help: ArgumentHelp("How log lines are written: text, or json (one JSON object per line).", valueName: "format"))
+    var logFormat: String = "text"
+
+    @Flag(name: .long, help: "Refuse to start when any plugin folder is refused, instead of serving the others.")
+    var strict = false
 
     func run() throws {
         // A client that closes its end must not kill the server mid-write.
         signal(SIGPIPE, SIG_IGN)
-        let logger = CLILogging.bootstrap(level: logLevel)
+        // Everything the operator named is checked before anything starts: a
+        // wrong path or option is one line on stderr and exit status 2.
+        let (level, format) = try CLILogging.settings(level: logLevel, format: logFormat)
+        func fail(_ message: String) -> ExitCode { StartupFailure.exit(message, format: format) }
 
         var serverConfig: ServerConfig
         if let config {
-            do {
-                serverConfig = try ServerConfig.load(path: config)
-            } catch {
-                throw ValidationError("\(error)")
+            switch OperatorPaths.loadConfig(config) {
+            case .success(let loaded): serverConfig = loaded
+            case .failure(let problem): throw fail("--config \(config): \(problem.message)")
             }
         } else {
             serverConfig = .empty
         }
         if let toolNames {
             guard let naming = ToolNaming(setting: toolNames) else {
-                throw ValidationError("--tool-names must be underscore or dotted (got '\(toolNames)')")
+                throw fail("--tool-names \(toolNames): unknown style (known: underscore, dotted)")
             }
             serverConfig.toolNaming = naming
         }
         let principalName = principal ?? serverConfig.defaultPrincipal
         guard serverConfig.principals[exactly: principalName] != nil else {
-            throw ValidationError("principal '\(principalName)' is not defined in \(config ?? "the configuration")")
+            let defined = OperatorPaths.principalNames(serverConfig)
+            throw fail(config.map { "--principal \(principalName): not defined in \($0) (it defines \(defined))" }
+                ?? "--principal \(principalName): not defined (without --config the only principal is '\(defined)')")
         }
+        let directory = plugins ?? BundledPaths.pluginsDirectory()
+        if let problem = PluginFolders.problem(directory) {
+            throw fail(plugins == nil ? "plugins directory \(directory) (the default; set --plugins): \(problem)"
+                                      : "--plugins \(directory): \(problem)")
+        }
+        let logger = CLILogging.bootstrap(level: level, format: format)
 
         // The protocol keeps private copies of stdin and stdout; fds 0 and 1 are
         // pointed at /dev/null and stderr before any plugin code runs, so a
@@ -72,7 +88,7 @@ struct Serve: ParsableCommand {
             do {
                 auditLog = try AuditLog(path: path, server: "bulkhead \(Bulkhead.version)")
             } catch {
-                throw ValidationError("\(error)")
+                throw fail("\(audit != nil ? "--audit" : "[audit] path"): \(error)")
             }
             logger.info("auditing every call to \(path)")
         }
@@ -82,15 +98,24 @@ struct Serve: ParsableCommand {
             do {
                 usedNonces = try UsedNonces(directory: folder, logger: logger)
             } catch {
-                throw ValidationError("\(error)")
+                throw fail("[consent] state_dir: \(error)")
             }
             logger.info("consent: used requestStates are remembered in \(folder)")
         }
 
-        let directory = plugins ?? BundledPaths.pluginsDirectory()
         let host = PluginHost(directory: directory, config: serverConfig, audit: auditLog, usedNonces: usedNonces,
                               logger: logger)
         logger.info("serving \(host.pluginNames.count) plugins from \(directory) as principal '\(principalName)'; \(host.refusals.count) refused")
+        if strict && !host.refusals.isEmpty {
+            let refused = host.refusals.map { "\($0.folder) (\($0.reason))" }.joined(separator: "; ")
+            logger.critical("--strict: not serving, \(host.refusals.count) plugin folder\(host.refusals.count == 1 ? " was" : "s were") refused: \(refused)")
+            host.shutdown()
+            auditLog?.close()
+            throw ExitCode(1)
+        }
+        if host.pluginNames.isEmpty {
+            logger.warning("no plugin loaded from \(directory)\(host.refusals.isEmpty ? "" : " (\(host.refusals.count) refused)"): this server serves no tools")
+        }
 
         let transport = StdioTransport(input: protocolIn, output: protocolOut)
         let server = MCPServer(

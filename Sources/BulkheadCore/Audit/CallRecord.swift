@@ -50,17 +50,5 @@ struct CallRecord {
         return f
     }
 
-    /// Now, as RFC 3339 UTC with milliseconds.
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        var buf = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &tm)
-        let ms = Int(ts.tv_nsec / 1_000_000)
-        let base = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return base + "." + (ms < 10 ? "00" : ms < 100 ? "0" : "") + String(ms) + "Z"
-    }
+    static func timestamp() -> String { Timestamp.now() }
 }

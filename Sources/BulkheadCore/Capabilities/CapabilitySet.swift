@@ -62,7 +62,9 @@ struct CapabilitySet: Sendable {
     /// Resolves requests against grants. Problems are reasons to refuse the
     /// plugin: a required capability not granted (or not usable), a grant
     /// that cannot be honoured. `mint` makes the token for each held capability.
-    static func resolve(requests: [CapabilityRequest], grants: [String: CapabilityGrant],
+    /// With `scratch` (bulkhead check), read-write roots are checked but not
+    /// opened: an empty temporary folder stands in for each.
+    static func resolve(requests: [CapabilityRequest], grants: [String: CapabilityGrant], scratch: CheckScratch? = nil,
                         mint: () -> UInt64) -> (CapabilitySet, [String]) {
         var set = CapabilitySet()
         var problems: [String] = []
@@ -84,10 +86,21 @@ struct CapabilitySet: Sendable {
                 let effective = min(access, request.access ?? .read)
                 let links = allowHardLinks ? ", hard links allowed" : ""
                 row.granted = "\(access.rawValue) \(path)\(links)"
-                switch FileRoot.open(path: path, access: effective, allowHardLinks: allowHardLinks) {
+                var opened = path
+                if effective == .readWrite, let scratch {
+                    switch scratch.standIn(for: path, capability: request.name) {
+                    case .success(let folder): opened = folder
+                    case .failure(let why):
+                        row.effective = "none (\(why.message))"
+                        if request.required { problems.append("capability '\(request.name)' (files): \(why.message)") }
+                        continue
+                    }
+                }
+                switch FileRoot.open(path: opened, access: effective, allowHardLinks: allowHardLinks) {
                 case .success(let root):
                     body = .files(root)
-                    row.effective = "\(effective.rawValue) \(root.path)\(links)"
+                    row.effective = opened == path ? "\(effective.rawValue) \(root.path)\(links)"
+                        : "\(effective.rawValue) \(path)\(links) (check gave init an empty temporary folder instead)"
                 case .failure(let why):
                     let text: String
                     switch why {

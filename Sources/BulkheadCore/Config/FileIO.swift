@@ -23,6 +23,9 @@ enum FileIO {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// strerror of the last failed call, for messages that say why.
+    static func lastErrorText() -> String { String(cString: strerror(errno)) }
+
     static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -51,6 +54,18 @@ enum FileIO {
             prefix += "/"
         }
         return isDirectory(path)
+    }
+
+    /// rm -r, without following symbolic links out of the tree; true when nothing is left.
+    @discardableResult
+    static func removeTree(_ path: String) -> Bool {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return errno == ENOENT }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in list(path) ?? [] { removeTree(join(path, name)) }
+            return rmdir(path) == 0
+        }
+        return unlink(path) == 0
     }
 
     static func absolute(_ path: String) -> String {

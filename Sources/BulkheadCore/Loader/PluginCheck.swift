@@ -18,10 +18,22 @@ public struct PluginCheckReport: Sendable {
     public var problems: [String] = []
 
     public var ok: Bool { problems.isEmpty }
+    /// Whether serve would load it: problems with the server configuration's
+    /// principals leave a rule dead but do not stop the plugin loading.
+    public var loads = false
 
-    public static func run(folder: String, naming: ToolNaming = .underscore, logger: Logger) -> PluginCheckReport {
+    /// Checks `folder` as serve would load it, but writing nothing where serve
+    /// would: read-write roots are not created and init gets empty temporary
+    /// folders in their place (``CheckScratch``). With `config`, the policy's
+    /// rules are also read against its principals (``PolicyReferences``).
+    /// `taken`: plugin names folders loaded earlier hold.
+    public static func run(folder: String, naming: ToolNaming = .underscore,
+                           config: (config: ServerConfig, name: String)? = nil, taken: Set<String> = [],
+                           logger: Logger) -> PluginCheckReport {
         let board = StatusBoard()
-        let (instance, report) = PluginLoader(logger: logger, board: board, naming: naming).load(folder: folder)
+        var loader = PluginLoader(logger: logger, board: board, naming: naming)
+        loader.checkOnly = true
+        let (instance, report) = loader.load(folder: folder, taken: taken)
         var out = PluginCheckReport()
         out.name = report.manifest?.name
         out.version = report.manifest?.version
@@ -40,7 +52,12 @@ public struct PluginCheckReport: Sendable {
         out.capabilities = report.capabilities.map { ($0.name, $0.kind.rawValue, $0.requested, $0.granted, $0.effective, $0.reason) }
         out.notes = report.notes
         out.problems = report.problems
+        out.loads = instance != nil
+        if let config, let policy = report.policy {
+            out.problems += PolicyReferences.problems(policy.access, config: config.config, configName: config.name)
+        }
         instance?.shutdown()
+        report.scratch?.removeAll()
         return out
     }
 }

@@ -7,16 +7,23 @@ import Logging
 
 /// Turns a plugin folder into a running PluginInstance, or into the reasons it
 /// cannot be one. Everything that can be checked without running plugin code
-/// (manifest, policy, ABI, library file) is checked before dlopen.
+/// (manifest, policy, grants, ABI, library file) is checked before dlopen, and
+/// every problem found is reported, not just the first.
 struct PluginLoader {
     let logger: Logger
     let board: StatusBoard
     /// How served names are formed: a plugin whose names would break the rule is refused.
     var naming: ToolNaming = .underscore
+    /// `bulkhead check`: go on past problems as far as each stage still means
+    /// something (a library with a broken policy is still opened to read its
+    /// ABI), and write nothing where serve would (see ``CheckScratch``).
+    var checkOnly = false
 
     /// What `load` learned, also on failure (for `bulkhead check`).
     struct Report {
         var manifest: PluginManifest?
+        /// What of policy.toml parsed (nil when it is not TOML, or the manifest did not load).
+        var policy: PluginPolicy?
         var libraryABI: ABIVersion?
         var registered: [String] = []
         var concurrency: String?
@@ -24,6 +31,8 @@ struct PluginLoader {
         /// Worth telling the operator, but no reason to refuse.
         var notes: [String] = []
         var problems: [String] = []
+        /// The temporary folders a check gave the plugin; removed once the plugin is shut down.
+        var scratch: CheckScratch?
     }
 
     /// Loads `folder`. `taken` holds plugin names already in use. On success the
@@ -32,50 +41,72 @@ struct PluginLoader {
         var report = Report()
         let folder = FileIO.absolute(rawFolder)
 
-        let manifest: PluginManifest
+        var manifest: PluginManifest?
+        var libraryName: String?
         do {
             manifest = try PluginManifest.load(folder: folder)
+            libraryName = manifest?.library
         } catch {
-            report.problems = error.problems
-            return (nil, report)
+            report.problems += error.problems
+            // A manifest that does not load usually still names its library: that much can be checked.
+            if let doc = try? TOMLDocument.load(path: FileIO.join(folder, PluginManifest.fileName)) {
+                libraryName = doc["library"]?.stringValue
+            }
         }
         report.manifest = manifest
 
-        let policy: PluginPolicy
-        do {
-            policy = try PluginPolicy.load(folder: folder, manifest: manifest)
-        } catch {
-            report.problems = error.problems
-            return (nil, report)
+        var policy: PluginPolicy?
+        if let manifest {
+            let (read, problems) = PluginPolicy.read(folder: folder, manifest: manifest)
+            policy = read
+            report.problems += problems
+            report.notes = manifest.notes
+            if let read, problems.isEmpty {
+                if !read.access.present {
+                    report.notes.append("no \(PluginPolicy.fileName): deny by default, so this plugin serves nobody until its operator writes one")
+                } else if read.access.rules.isEmpty {
+                    report.notes.append("\(PluginPolicy.fileName) has no [[allow]] rule: this plugin serves nobody")
+                }
+            }
+        } else if let problem = PluginPolicy.syntaxProblem(folder: folder) {
+            report.problems.append(problem)
         }
-        report.notes = manifest.notes
-        if !policy.access.present {
-            report.notes.append("no \(PluginPolicy.fileName): deny by default, so this plugin serves nobody until its operator writes one")
-        } else if policy.access.rules.isEmpty {
-            report.notes.append("\(PluginPolicy.fileName) has no [[allow]] rule: this plugin serves nobody")
+        report.policy = policy
+
+        // Serve opens (and creates) roots only for a plugin it may still load;
+        // a check resolves them regardless, since it opens nothing for writing.
+        let scratch = checkOnly ? CheckScratch() : nil
+        report.scratch = scratch
+        var capabilities = CapabilitySet.empty
+        if let manifest, let policy, checkOnly || report.problems.isEmpty {
+            let (resolved, capabilityProblems) = CapabilitySet.resolve(
+                requests: manifest.capabilities, grants: policy.grants, scratch: scratch,
+                mint: { HandleTable.shared.register(capabilityOf: manifest.name) })
+            capabilities = resolved
+            report.capabilities = resolved.rows
+            report.problems += capabilityProblems
+            report.notes += scratch?.notes ?? []
         }
-        let (capabilities, capabilityProblems) = CapabilitySet.resolve(
-            requests: manifest.capabilities, grants: policy.grants,
-            mint: { HandleTable.shared.register(capabilityOf: manifest.name) })
-        report.capabilities = capabilities.rows
-        report.problems += capabilityProblems
         // Until the plugin is loaded, its tokens are revoked on every way out.
         var loaded = false
         defer { if !loaded { HandleTable.shared.unregister(capabilities: capabilities.byToken.keys) } }
-        if let why = manifest.abi.incompatibility() {
-            report.problems.append("manifest: plugin \(why)")
+        if let manifest {
+            if let why = manifest.abi.incompatibility() {
+                report.problems.append("manifest: plugin \(why)")
+            }
+            for tool in manifest.tools {
+                if let why = naming.problem(plugin: manifest.name, tool: tool.name) { report.problems.append(why) }
+            }
+            if taken.contains(manifest.name) {
+                report.problems.append("name '\(manifest.name)' is already taken by another plugin folder")
+            }
         }
-        for tool in manifest.tools {
-            if let why = naming.problem(plugin: manifest.name, tool: tool.name) { report.problems.append(why) }
+        let libraryPath = libraryName.map { FileIO.join(folder, $0) }
+        if let libraryName, let libraryPath, !FileIO.exists(libraryPath) {
+            report.problems.append("library '\(libraryName)' not found in \(folder) (build it first)")
         }
-        if taken.contains(manifest.name) {
-            report.problems.append("name '\(manifest.name)' is already taken by another plugin folder")
-        }
-        let libraryPath = FileIO.join(folder, manifest.library)
-        if !FileIO.exists(libraryPath) {
-            report.problems.append("library '\(manifest.library)' not found in \(folder) (build it first)")
-        }
-        guard report.problems.isEmpty else { return (nil, report) }
+        // Serve runs no code of a plugin it already knows it will refuse.
+        guard let libraryPath, FileIO.exists(libraryPath), checkOnly || report.problems.isEmpty else { return (nil, report) }
 
         // From here on the plugin's own code runs.
         guard let handle = dlopen(libraryPath, RTLD_NOW | RTLD_LOCAL) else {
@@ -103,15 +134,19 @@ struct PluginLoader {
         report.libraryABI = libraryABI
         if let why = libraryABI.incompatibility() {
             report.problems.append("library \(why)")
-        } else if libraryABI != manifest.abi {
+        } else if let manifest, libraryABI != manifest.abi {
             report.problems.append("manifest says ABI \(manifest.abi) but the library was built for ABI \(libraryABI)")
         }
-        guard report.problems.isEmpty else {
-            dlclose(handle)
-            return (nil, report)
-        }
-        guard let initSymbol = dlsym(handle, BH_PLUGIN_INIT_SYMBOL) else {
+        let initSymbol = dlsym(handle, BH_PLUGIN_INIT_SYMBOL)
+        if initSymbol == nil, libraryABI.incompatibility() == nil {
             report.problems.append("missing required symbol \(BH_PLUGIN_INIT_SYMBOL)")
+        }
+        // Init runs only for a plugin that is in order so far: run with a broken
+        // policy or a capability missing it would only fail for a reason already reported.
+        guard report.problems.isEmpty, let manifest, let policy, let initSymbol else {
+            if checkOnly && !report.problems.isEmpty {
+                report.notes.append("init was not run: it runs only when everything before it is in order, and may find more")
+            }
             dlclose(handle)
             return (nil, report)
         }

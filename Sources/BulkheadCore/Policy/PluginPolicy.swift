@@ -17,13 +17,22 @@ public struct PluginPolicy: Sendable {
 
     /// Reads `policy.toml` in `folder`; a folder without one gets no config and no grants.
     public static func load(folder: String, manifest: PluginManifest) throws(LoadProblems) -> PluginPolicy {
+        let (policy, problems) = read(folder: folder, manifest: manifest)
+        guard let policy, problems.isEmpty else { throw LoadProblems(problems) }
+        return policy
+    }
+
+    /// Like `load`, but keeps what did parse next to every problem, so that a
+    /// check can go on to the capabilities and rules that are in order. Nil
+    /// only when the file is not TOML at all.
+    static func read(folder: String, manifest: PluginManifest) -> (PluginPolicy?, [String]) {
         let path = FileIO.join(folder, fileName)
-        guard FileIO.exists(path) else { return .none }
+        guard FileIO.exists(path) else { return (PluginPolicy.none, []) }
         let doc: JSONObject
         do {
             doc = try TOMLDocument.load(path: path)
         } catch {
-            throw LoadProblems(["policy.toml is not valid TOML: \(error)"])
+            return (nil, [syntaxProblem(error)])
         }
         var problems: [String] = []
         var config: [String: String] = [:]
@@ -43,7 +52,21 @@ public struct PluginPolicy: Sendable {
         for key in doc.keys where !["config", "grants", "allow", "preapprove", "limits", "clamp"].contains(key) {
             problems.append("policy: unknown table or key '\(key)' (known: allow, clamp, config, grants, limits, preapprove)")
         }
-        guard problems.isEmpty else { throw LoadProblems(problems) }
-        return PluginPolicy(config: config, grants: grants, access: access)
+        return (PluginPolicy(config: config, grants: grants, access: access), problems)
     }
+
+    /// Whether `folder`'s policy.toml is TOML at all: all that can be said of
+    /// it when the manifest it is read against did not load.
+    static func syntaxProblem(folder: String) -> String? {
+        let path = FileIO.join(folder, fileName)
+        guard FileIO.exists(path) else { return nil }
+        do {
+            _ = try TOMLDocument.load(path: path)
+            return nil
+        } catch {
+            return syntaxProblem(error)
+        }
+    }
+
+    private static func syntaxProblem(_ error: some Error) -> String { "policy.toml is not valid TOML: \(error)" }
 }

@@ -75,14 +75,8 @@ public final class PluginHost: ToolProvider {
         let loader = PluginLoader(logger: logger, board: board, naming: config.toolNaming)
         var plugins: [PluginInstance] = []
         var taken = Set<String>()
-        if let names = FileIO.list(directory) {
-            for name in names where !name.hasPrefix(".") {
-                let folder = FileIO.join(directory, name)
-                guard FileIO.isDirectory(folder) else { continue }
-                guard FileIO.exists(FileIO.join(folder, PluginManifest.fileName)) else {
-                    logger.debug("skipping '\(name)': no \(PluginManifest.fileName)")
-                    continue
-                }
+        if let folders = PluginFolders.list(directory, skipped: { logger.debug("skipping '\($0)': no \(PluginManifest.fileName)") }) {
+            for (name, folder) in folders {
                 let (instance, report) = loader.load(folder: folder, taken: taken)
                 if let instance {
                     taken.insert(instance.name)
@@ -149,25 +143,44 @@ public final class PluginHost: ToolProvider {
     }
 
     public func callTool(name: String, arguments: JSONObject, context: RequestContext,
-                         complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+                         complete answer: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
         let principal = self.principal(of: context)
+        let logsCalls = logger.logLevel <= .info
+        let started = logsCalls ? MonotonicClock.now() : 0
         // Built only when auditing: this is the hot path.
         let record = audit.map { _ in CallRecord(tool: name, principal: principal, context: context) }
         // A tool this caller may not call answers exactly like one that does not
         // exist, so that refusals cannot be used to find out what is there.
         // The audit, which only the operator reads, tells the two apart.
         guard let entry = entries[exactly: name], entry.plugin.policy.access.allows(principal, tool: entry.tool.name) else {
+            let outcome = entries[exactly: name] == nil ? "unknown_tool" : "not_visible"
+            if logsCalls {
+                CallLogLine.emit(logger, tool: name, principal: principal, plugin: entries[exactly: name]?.plugin.name,
+                                 outcome: outcome, kind: nil, started: started)
+            }
             if let audit, let record {
-                let known = entries[exactly: name]
-                audit.record(record.fields(outcome: known == nil ? "unknown_tool" : "not_visible", plugin: known?.plugin)) {
-                    complete(.unknownTool(name))
+                audit.record(record.fields(outcome: outcome, plugin: entries[exactly: name]?.plugin)) {
+                    answer(.unknownTool(name))
                 }
             } else {
-                complete(.unknownTool(name))
+                answer(.unknownTool(name))
             }
             return nil
         }
         let plugin = entry.plugin
+        // Every way the call ends below goes through here: one line each.
+        let complete: @Sendable (ToolCallOutcome) -> Void
+        if logsCalls {
+            let logger = self.logger
+            complete = { outcome in
+                let (word, kind) = CallLogLine.outcome(of: outcome)
+                CallLogLine.emit(logger, tool: name, principal: principal, plugin: plugin.name, outcome: word, kind: kind,
+                                 started: started)
+                answer(outcome)
+            }
+        } else {
+            complete = answer
+        }
         let audit = self.audit
         let access = entry.tool.access.rawValue
         var provenance: JSONObject = [

@@ -26,7 +26,10 @@ enum HostTable {
                 return
             }
             let text = bh_bytes.view(message, messageLen).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            instance.logger.log(level: Logger.Level(level), "\(instance.capabilities.scrub(text))")
+            // Escaped here rather than only by the log handler: whatever handler is
+            // installed, a plugin's line stays one line, marked as the plugin's.
+            let line = LogText.escaped(instance.capabilities.scrub(text), limit: LogText.pluginMessageLimit)
+            instance.pluginLogger.log(level: Logger.Level(level), "\(line)")
         }
 
         api.config = { plugin, key, keyLen, out in

@@ -28,6 +28,9 @@ final class PluginInstance: @unchecked Sendable {
     let capabilities: CapabilitySet
     let folder: String
     let logger: Logger
+    /// What the plugin itself writes through host->log: labelled `plugin`, never
+    /// `bulkhead`, so no line it writes can pass for one of the core's.
+    let pluginLogger: Logger
     let board: StatusBoard
     private(set) var token: UInt64 = 0
     let table: UnsafeMutablePointer<bh_host_api>
@@ -77,6 +80,10 @@ final class PluginInstance: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "plugin"] = .string(manifest.name)
         self.logger = logger
+        var own = Logger(label: "plugin")
+        own.logLevel = logger.logLevel
+        own[metadataKey: "plugin"] = .string(manifest.name)
+        self.pluginLogger = own
         self.table = .allocate(capacity: 1)
         self.table.initialize(to: HostTable.make())
         var values = policy.config
