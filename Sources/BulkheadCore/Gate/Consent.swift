@@ -52,6 +52,8 @@ struct ConsentGate: Sendable {
         let id = client.request(method: "elicitation/create", params: Self.form(full, principal, arguments)) { result in
             switch result {
             case .success(let answer): done(Self.verdict(answer: answer, tool: full, how: "elicitation"))
+            case .failure(.shuttingDown):
+                done(.refuse(ToolErrors.result(.unavailable, "the server is shutting down: the consent request for \(full) was withdrawn before its user answered; nothing was changed")))
             case .failure(.connectionClosed), .failure(.cancelled):
                 done(.refuse(ToolErrors.result(.cancelled, "the client went away before its user answered the consent request for \(full)")))
             case .failure(.remote(let e)):
