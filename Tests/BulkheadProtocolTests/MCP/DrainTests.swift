@@ -12,7 +12,7 @@ struct DrainTests {
         h.send(requestJSON(id: 1, method: "tools/call", params: ["name": "hold", "arguments": ["key": "stuck"]]))
         h.send(requestJSON(id: 2, method: "tools/call", params: ["name": "delayed_echo", "arguments": ["ms": 50, "text": "in time"]]))
 
-        h.server.drain(timeout: .seconds(5))
+        h.server.drain(timeout: .milliseconds(800))
 
         // The question: withdrawn from the client, and its asker told why.
         let cancelled = h.sink.messages.filter { $0["method"] == "notifications/cancelled" }
