@@ -12,8 +12,14 @@ struct Serve: ParsableCommand {
         discussion: """
             Speaks MCP (2025-11-25 with the initialize handshake, and the stateless
             2026-07-28) as newline-delimited JSON-RPC on stdin/stdout. Stdout carries
-            only protocol messages; logs go to stderr. Exits when stdin closes, after
-            the calls in flight have answered.
+            only protocol messages; logs go to stderr.
+
+            Shuts down, with exit status 0, when stdin closes or on SIGTERM or SIGINT:
+            new calls are answered unavailable, consent questions still open are
+            withdrawn, calls in flight get --drain-timeout seconds and are then
+            answered unavailable, the audit trail is written and synced, and each
+            plugin's destroy runs after its last call returned. SIGHUP is logged
+            and ignored.
             """
     )
 
@@ -32,6 +38,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How tool names are formed: underscore (plugin__tool, accepted by every client; the default) or dotted (plugin.tool, for clients that accept dots); overrides tool_names.", valueName: "style"))
     var toolNames: String?
 
+    @Option(name: .long, help: ArgumentHelp("At shutdown (SIGTERM, SIGINT, end of stdin), how long calls in flight get to answer before they are answered unavailable.", valueName: "seconds"))
+    var drainTimeout: Double = 10
+
     @Option(name: .long, help: ArgumentHelp("Least severe log level on stderr: trace, debug, info (one line per call), notice, warning, error, critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -41,13 +50,22 @@ struct Serve: ParsableCommand {
     @Flag(name: .long, help: "Refuse to start when any plugin folder is refused, instead of serving the others.")
     var strict = false
 
+    /// How long plugins get, after the drain, to return from calls answered at its
+    /// deadline (they see them cancelled) before their destroy is skipped.
+    static let destroyGrace: Duration = .milliseconds(500)
+
     func run() throws {
+        // Before any thread exists, so that every thread inherits the mask.
+        ShutdownSignals.block()
         // A client that closes its end must not kill the server mid-write.
         signal(SIGPIPE, SIG_IGN)
         // Everything the operator named is checked before anything starts: a
         // wrong path or option is one line on stderr and exit status 2.
         let (level, format) = try CLILogging.settings(level: logLevel, format: logFormat)
         func fail(_ message: String) -> ExitCode { StartupFailure.exit(message, format: format) }
+        guard drainTimeout.isFinite, drainTimeout >= 0, drainTimeout <= 86_400 else {
+            throw fail("--drain-timeout must be a number of seconds from 0 to 86400 (got \(drainTimeout))")
+        }
 
         var serverConfig: ServerConfig
         if let config {
@@ -128,9 +146,19 @@ struct Serve: ParsableCommand {
             sink: transport.sink,
             log: { message in logger.notice("\(message)") }
         )
-        transport.run(server: server, drainTimeout: .seconds(10))
-        server.close()
-        host.shutdown()
+        ShutdownSignals.watch(logger: logger) { reason in transport.requestDrain(reason: reason) }
+        transport.run(server: server, drainTimeout: .milliseconds(Int64((drainTimeout * 1000).rounded())))
+        let stuck = host.shutdown(grace: Self.destroyGrace)
+        // Every answered call queued its record before its answer was sent; close writes and syncs them.
         auditLog?.close()
+        if !stuck.isEmpty {
+            logger.warning("exiting with plugin(s) \(stuck.joined(separator: ", ")) still inside a call; their destroy did not run")
+            // exit() would run the libraries' ELF destructors, the stuck plugin's
+            // among them, beside its call; _exit runs nothing, and everything worth
+            // keeping (answers, audit) is written already.
+            fflush(nil)
+            _exit(0)
+        }
+        logger.info("shut down")
     }
 }

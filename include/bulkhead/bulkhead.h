@@ -734,6 +734,18 @@ typedef struct bh_plugin_def {
     void (*destroy)(void *state);  /**< optional: called once, after the last call returned */
 } bh_plugin_def;
 
+/*
+ * When destroy runs: at shutdown (SIGTERM, SIGINT or the end of stdin), once
+ * no thread is inside any of the plugin's tool functions, and never beside
+ * one: from then on no call enters the plugin. Calls still running at the
+ * operator's drain deadline are answered "unavailable" to their callers and
+ * see is_cancelled() turn true; the core then waits a short grace for them to
+ * return. A plugin still inside a call after that is not destroyed at all:
+ * the process exits without calling destroy (nor the library's destructors),
+ * so destroy must not be the only place that makes the plugin's data durable.
+ * destroy runs on the thread that loaded the plugin (serve's main thread).
+ */
+
 /**
  * REQUIRED export: reports the ABI the plugin was built against.
  *

@@ -78,6 +78,8 @@ struct ConsentGate: Sendable {
             }
             switch result {
             case .success(let answer): done(Self.verdict(answer: answer, tool: full, how: "elicitation"))
+            case .failure(.shuttingDown):
+                done(.refuse(ToolErrors.result(.unavailable, "the server is shutting down: the consent request for \(full) was withdrawn before its user answered; nothing was changed")))
             case .failure(.connectionClosed), .failure(.cancelled):
                 done(.refuse(ToolErrors.result(.cancelled, "the client went away before its user answered the consent request for \(full)")))
             case .failure(.remote(let e)):
@@ -88,7 +90,7 @@ struct ConsentGate: Sendable {
         // A call cancelled while its human is asked withdraws the question too.
         whenCancelled { client.cancelRequest(id, reason: "the call it asked about was cancelled") }
         let expiry = MonotonicClock.now() + UInt64(seal.ttlMilliseconds) * 1_000_000
-        pending.arm(DeadlineWatcher.shared.schedule(at: expiry) {
+        pending.arm(DeadlineWatcher.shared.schedule(at: expiry, owner: ObjectIdentifier(pending)) { _ in
             // The completion above then answers the call: the question is withdrawn, the call ends in `timeout`.
             if pending.expire() { client.cancelRequest(id, reason: "the consent request expired after \(seconds) s") }
         })

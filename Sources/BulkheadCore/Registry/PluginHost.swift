@@ -48,6 +48,8 @@ public final class PluginHost: ToolProvider {
     private let consent: ConsentGate
     private let audit: AuditLog?
     private let logger: Logger
+    /// Set when the server begins to shut down: new calls are refused from then on.
+    private let draining = Atomic<Bool>(false)
 
     /// Loaded plugin names, in load order.
     public var pluginNames: [String] { plugins.map(\.name) }
@@ -206,6 +208,11 @@ public final class PluginHost: ToolProvider {
         }
         let limits = entry.limits
 
+        if draining.load(ordering: .relaxed) {
+            refuse(ToolErrors.result(.unavailable, "the server is shutting down; \(name) was not run"))
+            return nil
+        }
+
         // The gate, in order: size, schema (after clamping), rate and concurrency.
         if !arguments.isEmpty && ArgumentSize.upperBound(arguments) > limits.argumentBytes {
             let size = JSONValue.object(arguments).serialized().count
@@ -335,11 +342,18 @@ public final class PluginHost: ToolProvider {
 
         // At the deadline the caller is answered whatever the plugin is doing; a
         // plugin still inside the call has overrun and is marked degraded until it returns.
-        let timer = DeadlineWatcher.shared.schedule(at: deadline) {
+        let timer = DeadlineWatcher.shared.schedule(at: deadline, owner: ObjectIdentifier(self)) { firing in
             guard call.claimAnswer() else { return }
             // Sequentially consistent with the executor's store of `running` and load
             // of the flag: either it sees the flag and never starts, or we see it running.
             call.cancelledFlag.store(true, ordering: .sequentiallyConsistent)
+            if firing == .shutdown {
+                if call.running.load(ordering: .sequentiallyConsistent) {
+                    logger.warning("plugin '\(plugin.name)' tool '\(entry.tool.name)' was still running at the drain deadline: answered unavailable")
+                }
+                finished(ToolErrors.result(.unavailable, "the server shut down before \(name) finished; it may or may not have taken effect"))
+                return
+            }
             if call.running.load(ordering: .sequentiallyConsistent) {
                 call.overran.store(true, ordering: .sequentiallyConsistent)
                 plugin.overrunning.wrappingAdd(1, ordering: .relaxed)
@@ -374,10 +388,19 @@ public final class PluginHost: ToolProvider {
                 }
                 return
             }
+            guard plugin.enterCall() else {
+                // The plugin was shut down (its destroy may be running) while this waited for a thread.
+                if call.claimAnswer() {
+                    DeadlineWatcher.shared.cancel(timer)
+                    finished(ToolErrors.result(.unavailable, "the server shut down before \(name) started"))
+                }
+                return
+            }
             let token = HandleTable.shared.register(call: call)
             let status = CurrentCall.with(token: token, state: call) {
                 function.function(plugin.table, bh_call(token: token), function.userData)
             }
+            plugin.leaveCall()
             HandleTable.shared.unregister(call: token)
             if call.claimAnswer() {
                 DeadlineWatcher.shared.cancel(timer)
@@ -404,9 +427,29 @@ public final class PluginHost: ToolProvider {
         return ["type": "text", "text": .string("(clamped by policy: \(parts.joined(separator: ", ")))")]
     }
 
-    /// Lets calls in flight finish, then calls each plugin's destroy.
-    public func shutdown() {
-        for plugin in plugins { plugin.shutdown() }
+    /// The server begins to shut down: every new call is refused with `unavailable`
+    /// (and audited so); calls in flight go on.
+    public func beginDrain() {
+        draining.store(true, ordering: .relaxed)
+    }
+
+    /// The drain deadline passed: every call still in flight is answered `unavailable`
+    /// now (and audited so), and its plugin sees it cancelled; a plugin returning
+    /// from it later answers nothing.
+    public func answerRemainingCalls() {
+        DeadlineWatcher.shared.fireAll(owner: ObjectIdentifier(self))
+    }
+
+    /// Calls each plugin's destroy once its last call has returned, giving plugins
+    /// still inside a call up to `grace` (altogether) to return. A plugin still
+    /// inside one after that is not destroyed, since destroy must never run beside
+    /// a call; it is logged and its name returned.
+    @discardableResult
+    public func shutdown(grace: Duration = .seconds(1)) -> [String] {
+        let (seconds, attoseconds) = grace.components
+        let graceNanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        let deadline = MonotonicClock.now() + graceNanoseconds
+        return plugins.filter { !$0.shutdown(until: deadline) }.map(\.name)
     }
 
     /// The state of every plugin as JSON (what the admin plugin sees).

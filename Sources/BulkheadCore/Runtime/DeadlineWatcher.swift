@@ -7,25 +7,39 @@ import Foundation
 /// heap entries are skipped when they come up, and the heap is rebuilt when
 /// they outnumber the live ones, so memory follows the calls in flight, not
 /// the calls of the last deadline's worth of time.
+///
+/// The live timers are also the registry of every call that can still be
+/// answered: at the drain deadline a host fires its own timers early
+/// (``fireAll(owner:)``), so each call still in flight is answered through the
+/// same one-shot path as at its deadline, without a second registry to keep
+/// on every call's hot path.
 final class DeadlineWatcher: @unchecked Sendable {
     static let shared = DeadlineWatcher()
+
+    /// Why a timer fired.
+    enum Firing: Sendable {
+        /// Its deadline came.
+        case deadline
+        /// Its owner is shutting down and answers its calls now.
+        case shutdown
+    }
 
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var heap: [(at: UInt64, id: UInt64)] = []
-    private var live: [UInt64: @Sendable () -> Void] = [:]
+    private var live: [UInt64: (owner: ObjectIdentifier, fire: @Sendable (Firing) -> Void)] = [:]
     private var nextID: UInt64 = 0
     private var started = false
 
-    /// Calls `fire` at monotonic time `at` (nanoseconds) on the watcher's
-    /// thread, unless `cancel` is called first with the returned id. `fire`
-    /// must be quick.
-    func schedule(at: UInt64, _ fire: @escaping @Sendable () -> Void) -> UInt64 {
+    /// Calls `fire(.deadline)` at monotonic time `at` (nanoseconds) on the
+    /// watcher's thread, unless `cancel` is called first with the returned id,
+    /// or `fireAll(owner:)` fires it earlier. `fire` runs at most once and must be quick.
+    func schedule(at: UInt64, owner: ObjectIdentifier, _ fire: @escaping @Sendable (Firing) -> Void) -> UInt64 {
         condition.lock()
         defer { condition.unlock() }
         nextID &+= 1
         let id = nextID
-        live[id] = fire
+        live[id] = (owner, fire)
         push((at, id))
         if !started {
             started = true
@@ -35,6 +49,17 @@ final class DeadlineWatcher: @unchecked Sendable {
         }
         if heap[0].id == id { condition.signal() }
         return id
+    }
+
+    /// Fires `.shutdown` now, on the calling thread, for every pending timer of `owner`.
+    func fireAll(owner: ObjectIdentifier) {
+        condition.lock()
+        var due: [(id: UInt64, fire: @Sendable (Firing) -> Void)] = []
+        for (id, entry) in live where entry.owner == owner { due.append((id, entry.fire)) }
+        for entry in due { live.removeValue(forKey: entry.id) }
+        condition.unlock()
+        // In scheduling order, so calls are answered in the order they began.
+        for entry in due.sorted(by: { $0.id < $1.id }) { entry.fire(.shutdown) }
     }
 
     func cancel(_ id: UInt64) {
@@ -93,9 +118,9 @@ final class DeadlineWatcher: @unchecked Sendable {
             let now = MonotonicClock.now()
             if next.at <= now {
                 _ = popMin()
-                let fire = live.removeValue(forKey: next.id)
+                let fire = live.removeValue(forKey: next.id)?.fire
                 condition.unlock()
-                fire?()
+                fire?(.deadline)
                 condition.lock()
                 continue
             }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BulkheadProtocol
 import CBulkhead
 import Logging
@@ -60,6 +63,10 @@ final class PluginInstance: @unchecked Sendable {
     let overrunning = Atomic<Int>(0)
     /// The policy's rate and concurrency counters.
     let limiter = CallLimiter()
+    /// Threads inside one of the plugin's tool functions right now.
+    private let inside = Atomic<Int>(0)
+    /// Set by shutdown: no call may enter the plugin any more.
+    private let closed = Atomic<Bool>(false)
 
     var name: String { manifest.name }
 
@@ -143,14 +150,47 @@ final class PluginInstance: @unchecked Sendable {
         }
     }
 
-    /// Calls the plugin's destroy, once, after its last call returned.
-    func shutdown() {
+    /// Counts a thread into one of the plugin's tool functions; false once the
+    /// plugin is shut, and then the call must not run. Pair a true with ``leaveCall()``.
+    ///
+    /// Sequentially consistent with ``shutdown(until:)``'s store of `closed` and load
+    /// of `inside`: either shutdown sees this call inside and waits for it, or this
+    /// call sees the plugin closed and stays out. Leaving stays one atomic decrement,
+    /// on every call's path; only shutdown pays for waiting, by polling.
+    func enterCall() -> Bool {
+        inside.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if closed.load(ordering: .sequentiallyConsistent) {
+            inside.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            return false
+        }
+        return true
+    }
+
+    func leaveCall() {
+        inside.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Closes the plugin to new calls and calls its destroy, once, after its last
+    /// call returned, waiting for that until `deadline` (monotonic nanoseconds).
+    /// A plugin still inside a call then is left alone — neither destroyed nor
+    /// detached, since its call may still use its handles — and false is returned.
+    @discardableResult
+    func shutdown(until deadline: UInt64 = .max) -> Bool {
         executor?.stop()
+        closed.store(true, ordering: .sequentiallyConsistent)
+        while inside.load(ordering: .sequentiallyConsistent) > 0 {
+            if MonotonicClock.now() >= deadline {
+                logger.warning("plugin '\(name)' is still inside a call at shutdown: its destroy is skipped, so that it never runs beside a call")
+                return false
+            }
+            usleep(2_000)
+        }
         if let destroy {
             self.destroy = nil
             destroy(state)
         }
         detach()
+        return true
     }
 
     var concurrencyName: String { concurrency == BH_CONCURRENCY_PARALLEL ? "parallel" : "serial" }

@@ -3,7 +3,8 @@
 extension MCPServer {
     /// Sends a request to the client; `completion` runs exactly once, on the
     /// thread that receives the answer, or with `.connectionClosed` when the
-    /// connection ends first (at once if it already has).
+    /// connection ends first (at once if it already has), or with `.shuttingDown`
+    /// when the server drains first (at once if it already does).
     ///
     /// Ids are strings `"bh-1"`, `"bh-2"`, … so they cannot be mistaken for the
     /// client's own request ids in logs. Returns the id, for ``cancelRequest(_:reason:)``;
@@ -13,15 +14,20 @@ extension MCPServer {
                             completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void)
         -> JSONRPCID?
     {
-        let id: JSONRPCID? = state.withLock { s in
-            guard !s.closed else { return nil }
+        let registered: Result<JSONRPCID, MCPRequestError> = state.withLock { s in
+            guard !s.closed else { return .failure(.connectionClosed) }
+            // Nobody would be left to receive the answer: ask nothing new once the drain began.
+            guard !s.draining else { return .failure(.shuttingDown) }
             s.nextOutgoingNumber += 1
             let id = JSONRPCID.string("bh-\(s.nextOutgoingNumber)")
             s.outgoing[id] = completion
-            return id
+            return .success(id)
         }
-        guard let id else {
-            completion(.failure(.connectionClosed))
+        let id: JSONRPCID
+        switch registered {
+        case .success(let registeredID): id = registeredID
+        case .failure(let error):
+            completion(.failure(error))
             return nil
         }
         // Registered before sending, so even an instant answer finds its completion.

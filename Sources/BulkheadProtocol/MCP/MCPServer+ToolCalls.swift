@@ -20,10 +20,11 @@ extension MCPServer {
             return
         }
 
+        let stateless = context.era.isStateless
         let serial: UInt64? = state.withLock { s in
             guard s.calls[id] == nil else { return nil }
             s.nextCallSerial &+= 1
-            s.calls[id] = InFlightCall(serial: s.nextCallSerial)
+            s.calls[id] = InFlightCall(serial: s.nextCallSerial, stateless: stateless)
             return s.nextCallSerial
         }
         guard let serial else {
@@ -31,7 +32,6 @@ extension MCPServer {
             return
         }
 
-        let stateless = context.era.isStateless
         var context = context
         if stateless {
             // A retry after input_required carries the answers and the state to resume from.
@@ -136,7 +136,7 @@ extension MCPServer {
     }
 
     /// Blocks until no tool call is in flight (their answers written) or `timeout`
-    /// passes; returns whether it got idle. For draining on EOF.
+    /// passes; returns whether it got idle. ``drain(timeout:)`` waits with it.
     public func waitUntilIdle(timeout: Duration) -> Bool {
         state.wait(timeout: timeout) { $0.calls.isEmpty }
     }
@@ -154,8 +154,11 @@ struct InFlightCall {
     var cancelReason: String?
     /// The answer is being written.
     var completing = false
+    /// Served in the 2026-07-28 era: how a drain that answers it itself must write the result.
+    let stateless: Bool
 
-    init(serial: UInt64) {
+    init(serial: UInt64, stateless: Bool) {
         self.serial = serial
+        self.stateless = stateless
     }
 }

@@ -158,6 +158,8 @@ struct ServerState {
     var nextOutgoingNumber: UInt64 = 0
     /// After `close()`: no new requests to the client.
     var closed = false
+    /// After `drain(timeout:)` began: requests to the client fail with `.shuttingDown`.
+    var draining = false
 }
 
 struct HandshakeSession {

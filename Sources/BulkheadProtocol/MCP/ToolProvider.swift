@@ -137,6 +137,24 @@ public protocol ToolProvider: Sendable {
     /// is called exactly once, from any thread, when it ends (also after a cancel).
     func callTool(name: String, arguments: JSONObject, context: RequestContext,
                   complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
+
+    /// The server has begun to shut down: from now on every new call is answered
+    /// at once (a refusal the caller can read, such as an `unavailable` result)
+    /// instead of being run. Calls already in flight go on.
+    func beginDrain()
+
+    /// The drain deadline has passed: answer every call still in flight now,
+    /// each through its `complete`, exactly once (a late return from the work
+    /// must then answer nothing). Whatever the provider leaves unanswered the
+    /// protocol layer answers itself, without the provider's record of it.
+    func answerRemainingCalls()
+}
+
+extension ToolProvider {
+    /// Providers without work of their own to stop keep serving; ``MCPServer/drain(timeout:)``
+    /// still answers whatever they leave unanswered at the deadline.
+    public func beginDrain() {}
+    public func answerRemainingCalls() {}
 }
 
 /// Name, version and instructions the server announces.

@@ -63,6 +63,17 @@ final class FileDescriptorSink: MessageSink {
         state.wait(timeout: timeout) { !$0.writing && $0.queued.isEmpty }
     }
 
+    /// Flushes (up to `timeout`), then writes nothing more: a message sent later
+    /// would be cut short by the process exiting. Returns whether the flush completed.
+    func close(timeout: Duration) -> Bool {
+        let flushed = flush(timeout: timeout)
+        state.withLock { s in
+            s.writable = false
+            s.queued.removeAll()
+        }
+        return flushed
+    }
+
     /// Writes `frames`, each followed by a newline, looping over partial writes and EINTR.
     private func write(_ frames: [[UInt8]]) -> Bool {
         var start = 0
