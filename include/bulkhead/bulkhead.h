@@ -100,7 +100,32 @@
  *    library runs unchanged inside a separate worker process.
  *  - Nothing here allocates on the plugin's behalf, and nothing here uses
  *    setjmp/longjmp, signals or C++ exceptions: a plugin must not let any of
- *    those cross the boundary.
+ *    those cross the boundary. Every function the core calls (init, tool
+ *    functions, destroy, a dir_list callback) must return normally: a C++
+ *    plugin catches every exception inside it, a Rust plugin wraps its body
+ *    in std::panic::catch_unwind (or builds with panic = "abort"), and no
+ *    plugin longjmps out of it. An unwind that reaches the core's frames is
+ *    undefined behaviour; in practice the whole server aborts, with every
+ *    other plugin's calls in flight.
+ *  - Types for other languages. Every enum here (bh_status, bh_error_kind,
+ *    bh_log_level, bh_concurrency, bh_file_type) has the size and alignment
+ *    of a C int: 32 bits, signed, on every Linux ABI (asserted at the end).
+ *    Declare them as int32_t / i32 / Int32 / c_int. Handles are structs of
+ *    one uint64_t, passed by value; size_t is 64 bits on the 64-bit targets
+ *    the core is built for. Flags (file_open) are uint32_t.
+ *  - Errors. A host function's status says what kind of failure it was; for
+ *    capability and result functions, last_error says which rule and which
+ *    target. A success does not clear last_error: read it right after the
+ *    failure it explains, on the same thread. The kinds a tool answers with
+ *    (bh_error_kind) are what the client sees, as structuredContent.kind:
+ *    invalid_argument, not_found, not_allowed, unavailable, timeout,
+ *    cancelled, too_large, internal, consent_required.
+ *  - Secrets. Any granted secret's value the plugin hands back is replaced
+ *    by "[redacted]": in result text, structured content (strings, member
+ *    names, numbers), error messages, log lines and last_error.
+ *  - Paths (files capabilities) are relative to their root, UTF-8, without
+ *    NUL, and at most 4095 bytes (PATH_MAX less its NUL); a longer one is
+ *    BH_E_INVALID before a byte of it is read.
  */
 #ifndef BULKHEAD_H
 #define BULKHEAD_H
@@ -252,6 +277,8 @@ typedef struct bh_file_info {
  * Called by dir_list once per entry ("." and ".." excluded), in no set order.
  * `info` and its name are valid only during the callback. Return 0 to go on,
  * non-zero to stop listing (dir_list then returns BH_OK).
+ * It may call any host function, dir_list included: the listing holds no
+ * lock of the core's. Names that are not UTF-8 are skipped.
  */
 typedef int (*bh_dir_entry_fn)(void *user_data, const bh_file_info *info);
 
@@ -296,10 +323,15 @@ typedef struct bh_host_api bh_host_api;
  * Ownership: `call` is valid only until this function returns. Results set
  *           through host->result_* are copied by the core.
  * Returns:  BH_OK once a result has been set (result_text, result_json or
- *           result_error). Any other status without a result is reported to
- *           the client as an `internal` error naming the status. BH_OK with
- *           no result set (or only results the core refused) is `internal`
- *           too, naming the plugin and the tool: never an empty success.
+ *           result_error). What the client is answered, first rule first:
+ *           result_error was called: its kind and message (it replaces
+ *           anything else); a result function returned BH_E_TOO_LARGE:
+ *           `too_large`, whatever was set before or after (a result cut
+ *           short is not passed on as if whole); the function returned
+ *           another status than BH_OK: `internal`, naming the status, even
+ *           with a result set; BH_OK with no result set (or only results the
+ *           core refused): `internal` too, naming the plugin and the tool,
+ *           never an empty success; otherwise the result.
  */
 typedef bh_status (*bh_tool_fn)(const bh_host_api *host, bh_call call, void *user_data);
 
@@ -438,7 +470,8 @@ struct bh_host_api {
      *           left is refused before a byte of it is read or copied.
      * Secrets:  any granted secret's value in the text is replaced by "[redacted]".
      * Returns:  BH_OK; BH_E_INVALID for text that is not UTF-8; BH_E_TOO_LARGE past the
-     *           result size limit (the call then answers `too_large`); BH_E_NOT_ALLOWED
+     *           result size limit (the call then answers `too_large`, whatever else is
+     *           set, unless the tool calls result_error); BH_E_NOT_ALLOWED
      *           after result_error; BH_E_STALE. On BH_E_INVALID and BH_E_TOO_LARGE,
      *           last_error says why.
      */
@@ -558,13 +591,23 @@ struct bh_host_api {
      * declared access = "read", WRITE, CREATE, TRUNCATE and APPEND are
      * refused (see "Read tools do not write" above).
      *
+     * Flags:    READ, WRITE or both (READ|WRITE is O_RDWR); one is required.
+     *           CREATE makes a missing file (mode 0600) and is a change, so it
+     *           needs a read-write root and a write tool even as READ|CREATE,
+     *           which creates the file if missing and hands out a read-only
+     *           descriptor. TRUNCATE empties the file and is a change too;
+     *           READ|TRUNCATE hands out a read-write descriptor of the emptied
+     *           file. APPEND is O_APPEND; EXCLUSIVE (with CREATE) is O_EXCL.
+     *           Only regular files open: a directory, FIFO or device is
+     *           BH_E_INVALID.
      * Thread:   any.
      * Ownership: on BH_OK the plugin owns `*fd_out` and must close(2) it.
      * Returns:  BH_OK; BH_E_NOT_ALLOWED for an escape, WRITE/CREATE/
      *           TRUNCATE/APPEND in a read-only root or in a read tool's
      *           call, or a hard-linked file not allowed; BH_E_NOT_FOUND;
      *           BH_E_EXISTS (CREATE|EXCLUSIVE); BH_E_INVALID (no READ or
-     *           WRITE, unknown flags, a NUL in the path, not a files token);
+     *           WRITE, unknown flags, a NUL in the path, a path past 4095
+     *           bytes, not a files token);
      *           BH_E_IO for other system errors; BH_E_STALE.
      */
     bh_status (*file_open)(bh_plugin plugin, bh_cap root, const char *path, size_t path_len,
@@ -701,6 +744,9 @@ struct bh_host_api {
      * "[redacted]" before it is cut to fit (about 500 bytes).
      *
      * Thread:   any; each thread has its own.
+     * Clearing: never. A later success leaves the last failure's text in
+     *           place, so read it right after the status that says a function
+     *           failed, not to learn whether one did.
      * Ownership: `out` borrows core memory valid until the next capability
      *           or result function fails on this thread.
      * Returns:  BH_OK (an empty text when none failed yet); BH_E_INVALID for a NULL out.
@@ -787,6 +833,19 @@ BH_EXPORT bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plug
                                           BH_ABI_VERSION_MINOR, 0};              \
         return &abi;                                                             \
     }
+
+/* Non-C authors declare every enum of this header as a 32-bit int; this holds them to it. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define BH_ENUMS_ARE_INTS_ static_assert
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define BH_ENUMS_ARE_INTS_ _Static_assert
+#endif
+#ifdef BH_ENUMS_ARE_INTS_
+BH_ENUMS_ARE_INTS_(sizeof(bh_status) == 4 && sizeof(bh_error_kind) == 4 && sizeof(bh_log_level) == 4 &&
+                       sizeof(bh_concurrency) == 4 && sizeof(bh_file_type) == 4,
+                   "Bulkhead's enums are 32-bit ints");
+#undef BH_ENUMS_ARE_INTS_
+#endif
 
 #ifdef __cplusplus
 }

@@ -60,6 +60,9 @@ final class FileRoot: Sendable {
     private nonisolated(unsafe) let pathCopy: UnsafeMutablePointer<CChar>?
     var lentPath: bh_bytes { bh_bytes(ptr: pathCopy.map { UnsafePointer($0) }, len: path.utf8.count) }
 
+    /// The longest relative path a host function accepts, in bytes: PATH_MAX less its NUL.
+    static let longestPath = 4095
+
     // MARK: Operations
 
     func open(_ relative: String, flags: UInt32) -> Result<Int32, Failure> {

@@ -99,6 +99,7 @@ extension HostTable {
 
         api.file_rename = { plugin, root, from, fromLen, to, toLen in
             files(plugin, root, op: "rename", from, fromLen) { instance, held, fileRoot, source in
+                if let refused = refuseLongPath("rename", toLen) { return refused }
                 guard let target = validatedUTF8(to, toLen) else { return fail(BH_E_INVALID, "file_rename: the target path is not UTF-8") }
                 if let refused = refuseInReadTool(instance, held, op: "rename", target: "\(source) -> \(target)") { return refused }
                 switch fileRoot.rename(source, to: target) {
@@ -173,8 +174,18 @@ private func files(_ plugin: bh_plugin, _ cap: bh_cap, op: String, _ path: Unsaf
     guard case .files(let root) = held.body else {
         return fail(BH_E_INVALID, "\(op): '\(held.name)' is a \(held.kind.rawValue) capability, not a files root")
     }
+    if let refused = refuseLongPath(op, pathLen) { return refused }
     guard let rel = validatedUTF8(path, pathLen) else { return fail(BH_E_INVALID, "\(op): the path is NULL or not UTF-8") }
     return body(instance, held, root, rel)
+}
+
+/// The kernel takes at most PATH_MAX bytes with the NUL, so a longer path
+/// could only fail later, as BH_E_IO; refused up front, before its bytes are
+/// read, it fails the same way every time, with a reason that says so.
+func refuseLongPath(_ op: String, _ length: Int) -> bh_status? {
+    guard length < 0 || length > FileRoot.longestPath else { return nil }
+    let size = length < 0 ? String(UInt(bitPattern: length)) : String(length)
+    return fail(BH_E_INVALID, "\(op): the path is \(size) bytes; the longest accepted is \(FileRoot.longestPath)")
 }
 
 /// The file_open flags that change a file; with any of them an open is a write.
