@@ -2,6 +2,7 @@
 #include "CBulkhead.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,3 +18,8 @@ int bh_shim_openat_beneath(int dirfd, const char *path, int flags, unsigned int 
 }
 
 _Static_assert(BH_SHIM_O_PATH == O_PATH, "O_PATH differs on this platform");
+
+void bh_shim_release_free_memory(void)
+{
+    (void)malloc_trim(0);
+}

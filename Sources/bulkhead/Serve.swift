@@ -41,6 +41,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("At shutdown (SIGTERM, SIGINT, end of stdin), how long calls in flight get to answer before they are answered unavailable.", valueName: "seconds"))
     var drainTimeout: Double = 10
 
+    @Option(name: .long, help: ArgumentHelp("Longest incoming message in bytes (default 4194304, 4 MiB); a longer one is answered -32600 and skipped; overrides [limits] message_bytes.", valueName: "bytes"))
+    var maxMessageBytes: Int?
+
     @Option(name: .long, help: ArgumentHelp("Least severe log level on stderr: trace, debug, info (one line per call), notice, warning, error, critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -81,6 +84,13 @@ struct Serve: ParsableCommand {
                 throw fail("--tool-names \(toolNames): unknown style (known: underscore, dotted)")
             }
             serverConfig.toolNaming = naming
+        }
+        if let maxMessageBytes {
+            let range = ServerLimits.range("message_bytes")
+            guard range.contains(maxMessageBytes) else {
+                throw fail("--max-message-bytes must be from \(range.lowerBound) to \(range.upperBound) (got \(maxMessageBytes))")
+            }
+            serverConfig.limits.messageBytes = maxMessageBytes
         }
         let principalName = principal ?? serverConfig.defaultPrincipal
         guard serverConfig.principals[exactly: principalName] != nil else {
@@ -135,7 +145,9 @@ struct Serve: ParsableCommand {
             logger.warning("no plugin loaded from \(directory)\(host.refusals.isEmpty ? "" : " (\(host.refusals.count) refused)"): this server serves no tools")
         }
 
-        let transport = StdioTransport(input: protocolIn, output: protocolOut)
+        let limits = serverConfig.limits
+        let transport = StdioTransport(input: protocolIn, output: protocolOut, maxLineLength: limits.messageBytes,
+                                       maxUnsentBytes: limits.unsentBytes, releaseMemory: FreeMemory.release)
         let server = MCPServer(
             identity: ServerIdentity(
                 name: "bulkhead", version: Bulkhead.version, title: "Bulkhead",
@@ -144,7 +156,9 @@ struct Serve: ParsableCommand {
             provider: host,
             principal: principalName,
             sink: transport.sink,
-            log: { message in logger.notice("\(message)") }
+            log: { message in logger.notice("\(message)") },
+            configuration: MCPServerConfiguration(maxMessageElements: limits.messageElements,
+                                                  maxCallsInFlight: limits.callsInFlight)
         )
         ShutdownSignals.watch(logger: logger) { reason in transport.requestDrain(reason: reason) }
         transport.run(server: server, drainTimeout: .milliseconds(Int64((drainTimeout * 1000).rounded())))

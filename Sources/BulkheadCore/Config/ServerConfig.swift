@@ -39,6 +39,8 @@ public struct ServerConfig: Sendable {
     public var auditPath: String?
     /// `tool_names`: how served tool names are formed (`underscore`, the default, or `dotted`).
     public var toolNaming: ToolNaming = .underscore
+    /// `[limits]`: what one connection may make the server hold.
+    public var limits = ServerLimits()
 
     public static let empty = ServerConfig(principals: ["local": .local], defaultPrincipal: "local")
 
@@ -120,6 +122,12 @@ public struct ServerConfig: Sendable {
                 problems.append("tool_names must be \"underscore\" (plugin__tool, the default) or \"dotted\" (plugin.tool)")
             }
         }
+        var limits = ServerLimits()
+        switch doc["limits"] {
+        case .object(let l)?: limits = ServerLimits.parse(l, problems: &problems)
+        case nil: break
+        default: problems.append("[limits] must be a table")
+        }
         var auditPath: String?
         switch doc["audit"] {
         case .object(let a)?:
@@ -139,6 +147,7 @@ public struct ServerConfig: Sendable {
         config.consentTTLSeconds = ttl
         config.consentStateDir = stateDir
         config.toolNaming = toolNaming
+        config.limits = limits
         return config
     }
 }

@@ -37,6 +37,8 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
         case invalidUTF8
         /// Arrays and objects nested deeper than the limit.
         case tooDeep(limit: Int)
+        /// More values (scalars, arrays and objects, at any depth) than the caller's budget.
+        case tooManyElements(limit: Int)
         /// `tru`, `nul`, `falsy`…
         case invalidLiteral
     }
@@ -73,6 +75,7 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
         case .loneSurrogate: "lone UTF-16 surrogate in \\u escape"
         case .invalidUTF8: "invalid UTF-8"
         case .tooDeep(let limit): "nesting deeper than \(limit) levels"
+        case .tooManyElements(let limit): "more than \(limit) values in one message"
         case .invalidLiteral: "invalid literal"
         }
     }

@@ -16,11 +16,18 @@ extension JSONValue {
     /// unescaped control characters, invalid UTF-8, lone surrogates in `\u`
     /// escapes, and nesting deeper than ``maximumNestingDepth``. Numbers without
     /// fraction or exponent that fit in Int64 become `.int`, all others `.double`.
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+    ///
+    /// `maxElements` bounds what the parsed tree can cost: every value (a scalar,
+    /// an array, an object, at any depth) counts one, and the parse stops with
+    /// `.tooManyElements` at the first one past the budget, before the tree it
+    /// would have grown exists. A tree costs up to ~30 bytes per byte of dense
+    /// input (`[0],[0],…`: an allocation per array), so a byte limit alone does not
+    /// bound memory tightly; this does, as Jackson's maxTokenCount does.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxElements: Int = .max) throws(JSONParseError) -> JSONValue {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw JSONParseError(.emptyInput, at: 0)
         }
-        var parser = JSONParser(base: base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        var parser = JSONParser(base: base.assumingMemoryBound(to: UInt8.self), count: bytes.count, maxElements: maxElements)
         return try parser.parseDocument()
     }
 
@@ -54,6 +61,9 @@ struct JSONParser {
     private let count: Int
     private var index = 0
     private var depth = 0
+    private let maxElements: Int
+    /// Values still allowed; below zero the parse stops.
+    private var elementsLeft: Int
     /// Decoded bytes of the string being read, used only when it contains escapes.
     private var scratch: [UInt8] = []
     /// Elements of all arrays being read, innermost last.
@@ -61,9 +71,11 @@ struct JSONParser {
     /// Members of all objects being read, innermost last.
     private var memberStack: [(key: String, value: JSONValue)] = []
 
-    init(base: UnsafePointer<UInt8>, count: Int) {
+    init(base: UnsafePointer<UInt8>, count: Int, maxElements: Int = .max) {
         self.base = base
         self.count = count
+        self.maxElements = maxElements
+        self.elementsLeft = maxElements
     }
 
     // MARK: Bytes
@@ -100,6 +112,8 @@ struct JSONParser {
     private mutating func parseValue() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         guard index < count else { throw fail(.unexpectedEnd, at: index) }
+        elementsLeft &-= 1
+        if elementsLeft < 0 { throw fail(.tooManyElements(limit: maxElements), at: index) }
         switch base[index] {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()

@@ -96,4 +96,5 @@ extension MCPServer {
             structuredContent: ["kind": "unavailable", "message": .string(message)],
             isError: true)
     }
+
 }

@@ -130,6 +130,19 @@ extension MCPServer {
         if state.withLock({ $0.calls.isEmpty }) { state.broadcast() }
     }
 
+    /// Blocks while ``MCPServerConfiguration/maxCallsInFlight`` calls are in
+    /// flight, and returns how long it waited. The transport calls it before it
+    /// reads the next message, so a client that pipelines calls faster than its
+    /// tools answer waits in its own pipe instead of growing the server's queues.
+    /// Polls: calls end on many paths, and a paused reader is in no hurry.
+    public func waitForCallRoom() -> Duration {
+        let limit = configuration.maxCallsInFlight
+        if state.withLock({ $0.calls.count < limit }) { return .zero }
+        let start = ContinuousClock.now
+        while !state.wait(timeout: .milliseconds(5), until: { $0.calls.count < limit || $0.draining }) {}
+        return ContinuousClock.now - start
+    }
+
     /// Tool calls started and not yet answered or cancelled.
     public var inFlightCount: Int {
         state.withLock { $0.calls.count }

@@ -54,8 +54,14 @@ public final class MCPServer: Sendable {
     public func receive(_ message: UnsafeRawBufferPointer) {
         let value: JSONValue
         do {
-            value = try JSONValue.parse(message)
+            value = try JSONValue.parse(message, maxElements: configuration.maxMessageElements)
         } catch {
+            if case .tooManyElements(let limit) = error.reason {
+                // Valid JSON, perhaps, but more than this server holds for one message.
+                log("rejected a message of more than \(limit) values (\(message.count) bytes)")
+                sink.send(JSONRPCOutput.error(id: nil, .invalidRequest("message holds more than the \(limit) values a message may hold")))
+                return
+            }
             log("rejected a message that is not valid JSON: \(error)")
             sink.send(JSONRPCOutput.error(id: nil, .parseError(error.description)))
             return

@@ -17,11 +17,18 @@
 /// and they leave in the order they were sent. When the reader has gone away
 /// (EPIPE), or the descriptor fails otherwise, writing stops quietly for good:
 /// there is nobody left to tell.
+///
+/// It also keeps count of the bytes handed to it and not yet written, so the
+/// reader can stop taking requests from a client that does not read its
+/// answers (``waitForRoom(limit:)``): without that, every answer to such a
+/// client would wait here, in memory, for as long as the client likes.
 final class FileDescriptorSink: MessageSink {
     private struct State {
         var queued: [[UInt8]] = []
         var writing = false
         var writable = true
+        /// Bytes queued plus those of the batch being written.
+        var unsent = 0
     }
 
     private let fd: Int32
@@ -38,6 +45,7 @@ final class FileDescriptorSink: MessageSink {
         var batch: [[UInt8]] = state.withLock { s in
             guard s.writable else { return [] }
             s.queued.append(message)
+            s.unsent += message.count + 1
             guard !s.writing else { return [] }
             s.writing = true
             defer { s.queued.removeAll(keepingCapacity: true) }
@@ -45,8 +53,10 @@ final class FileDescriptorSink: MessageSink {
         }
         while !batch.isEmpty {
             let ok = write(batch)
+            let written = batch.reduce(0) { $0 + $1.count + 1 }
             batch = state.withLock { s in
-                if !ok { s.writable = false; s.queued.removeAll() }
+                s.unsent = max(0, s.unsent - written)  // close may have zeroed it meanwhile
+                if !ok { s.writable = false; s.queued.removeAll(); s.unsent = 0 }
                 guard s.writable, !s.queued.isEmpty else {
                     s.writing = false
                     return []
@@ -54,9 +64,23 @@ final class FileDescriptorSink: MessageSink {
                 defer { s.queued.removeAll(keepingCapacity: true) }
                 return s.queued
             }
-            if batch.isEmpty { state.broadcast() }
+            // Wakes flush and waitForRoom: both wait on what a finished batch changes.
+            state.broadcast()
         }
     }
+
+    /// Blocks while more than `limit` bytes wait to be written, and returns
+    /// how long it waited (zero when there was room). Returns at once once
+    /// writing has stopped for good (the client went away, or close).
+    func waitForRoom(limit: Int) -> Duration {
+        if state.withLock({ $0.unsent <= limit || !$0.writable }) { return .zero }
+        let start = ContinuousClock.now
+        while !state.wait(timeout: .seconds(3600), until: { $0.unsent <= limit || !$0.writable }) {}
+        return ContinuousClock.now - start
+    }
+
+    /// Bytes handed over and not yet written.
+    var unsentBytes: Int { state.withLock { $0.unsent } }
 
     /// Waits until every message sent so far has been written (or writing failed).
     func flush(timeout: Duration) -> Bool {
@@ -70,7 +94,9 @@ final class FileDescriptorSink: MessageSink {
         state.withLock { s in
             s.writable = false
             s.queued.removeAll()
+            s.unsent = 0
         }
+        state.broadcast()
         return flushed
     }
 

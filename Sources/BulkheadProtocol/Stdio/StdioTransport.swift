@@ -30,6 +30,8 @@ public final class StdioTransport: Sendable {
     private let output: FileDescriptorSink
     private let input: Int32
     private let maxLineLength: Int
+    private let maxUnsentBytes: Int
+    private let releaseMemory: @Sendable () -> Void
     private let control = ConditionLock(Control())
 
     private struct Control {
@@ -42,19 +44,35 @@ public final class StdioTransport: Sendable {
         var finished = false
     }
 
-    /// The default limit on one incoming line.
-    public static let defaultMaxLineLength = 64 << 20
+    /// The default limit on one incoming line: MCP messages are mostly far below
+    /// 1 MiB, and a limit is what an operator raises for the tool that needs more.
+    public static let defaultMaxLineLength = 4 << 20
+    /// The default bound on answers written and not yet read by the client.
+    public static let defaultMaxUnsentBytes = 16 << 20
+    /// After a message this large, freed memory is handed back to the system.
+    static let trimAfterBytes = 1 << 20
 
     /// - Parameters:
     ///   - input: descriptor to read messages from (stdin by default); it is not closed.
     ///   - output: descriptor to write messages to (stdout by default); it is not closed.
     ///   - maxLineLength: longer lines are answered with -32600 and skipped.
-    public init(input: Int32 = 0, output: Int32 = 1, maxLineLength: Int = StdioTransport.defaultMaxLineLength) {
+    ///   - maxUnsentBytes: while more than this many bytes of answers wait for the
+    ///     client to read them, no more requests are read from it.
+    ///   - releaseMemory: called on the reader thread after each message of 1 MiB or
+    ///     more was handled, to hand freed memory back to the system (the CLI calls
+    ///     malloc_trim; the protocol layer knows no allocator).
+    public init(input: Int32 = 0, output: Int32 = 1, maxLineLength: Int = StdioTransport.defaultMaxLineLength,
+                maxUnsentBytes: Int = StdioTransport.defaultMaxUnsentBytes,
+                releaseMemory: @escaping @Sendable () -> Void = {})
+    {
+        precondition(maxLineLength > 0 && maxUnsentBytes > 0)
         // A client that exits must not kill the server with SIGPIPE: writes fail with
         // EPIPE instead, and the sink stops writing.
         signal(SIGPIPE, SIG_IGN)
         self.input = input
         self.maxLineLength = maxLineLength
+        self.maxUnsentBytes = maxUnsentBytes
+        self.releaseMemory = releaseMemory
         self.output = FileDescriptorSink(fd: output)
         self.sink = self.output
     }
@@ -102,16 +120,34 @@ public final class StdioTransport: Sendable {
     private func startReader(server: MCPServer) -> Bool {
         let input = input
         let limit = maxLineLength
+        let unsentLimit = maxUnsentBytes
         let control = control
         let sink = sink
+        let output = output
+        let releaseMemory = releaseMemory
         return ReaderThread.start {
             let reader = LineReader(fd: input, maxLineLength: limit)
             let failure = reader.run { event in
                 // After the drain nobody would see an answer; the process is exiting.
                 if control.withLock({ $0.finished }) { return }
+                // Backpressure: a client that does not read its answers gets no more
+                // of them made until it does; its requests wait in the pipe, not here.
+                let unsent = output.unsentBytes
+                if unsent > unsentLimit {
+                    server.log("the client is not reading its answers (\(unsent) bytes unsent, max_unsent_bytes \(unsentLimit)): reading paused")
+                    let waited = output.waitForRoom(limit: unsentLimit)
+                    server.log("reading resumed after \(waited)")
+                }
+                let waitedForCalls = server.waitForCallRoom()
+                if waitedForCalls > .seconds(1) {
+                    server.log("reading was paused for \(waitedForCalls): the connection's calls in flight reached max_calls_in_flight")
+                }
                 switch event {
                 case .line(let line):
                     server.receive(line)
+                    // A big message leaves its tree's memory in malloc's free lists,
+                    // spread over arenas and pages that would stay resident; hand it back.
+                    if line.count >= StdioTransport.trimAfterBytes { releaseMemory() }
                 case .overlong:
                     server.log("rejected a message longer than \(limit) bytes; skipping to the next line")
                     sink.send(

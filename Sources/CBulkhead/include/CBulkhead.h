@@ -12,3 +12,7 @@ int bh_shim_openat_beneath(int dirfd, const char *path, int flags, unsigned int 
 
 /* O_PATH, which Glibc exposes only under _GNU_SOURCE (checked in shims.c). */
 enum { BH_SHIM_O_PATH = 010000000 };
+
+/* malloc_trim(0): hands the free pages of every malloc arena back to the
+ * system; <malloc.h> is not part of Swift's Glibc module. */
+void bh_shim_release_free_memory(void);
