@@ -214,4 +214,20 @@ struct JSONParserTests {
         let empty = [UInt8]()
         #expect(throws: JSONParseError.self) { try empty.withUnsafeBytes { try JSONValue.parse($0) } }
     }
+
+    @Test func theElementBudgetCountsEveryValueAtEveryDepth() throws {
+        // [[0],[0]] is five values: the outer array, two arrays, two zeros.
+        let text = Array("[[0],[0]]".utf8)
+        #expect(try text.withUnsafeBytes { try JSONValue.parse($0, maxElements: 5) } == .array([[0], [0]]))
+        do {
+            _ = try text.withUnsafeBytes { try JSONValue.parse($0, maxElements: 4) }
+            Issue.record("parsed past the budget")
+        } catch let error as JSONParseError {
+            #expect(error.reason == .tooManyElements(limit: 4))
+            #expect(error.description == "more than 4 values in one message at byte offset 6")
+        }
+        // Object members count their values, not their keys.
+        let object = Array(#"{"a":1,"b":2}"#.utf8)
+        #expect(throws: Never.self) { try object.withUnsafeBytes { try JSONValue.parse($0, maxElements: 3) } }
+    }
 }

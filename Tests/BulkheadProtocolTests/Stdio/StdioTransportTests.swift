@@ -261,10 +261,10 @@ struct StdioTransportTests {
         #expect(messages.last?["result"] == .object([:]))
     }
 
-    @Test func theDefaultLimitIs64MiB() {
+    @Test func theDefaultLimitIs4MiB() {
         let rig = StdioRig()
         let limit = StdioTransport.defaultMaxLineLength
-        #expect(limit == 64 * 1024 * 1024)
+        #expect(limit == 4 * 1024 * 1024)
         let tooLong = [UInt8](repeating: UInt8(ascii: "a"), count: limit + 1)
         rig.writeLine(tooLong)
         rig.writeLine(requestJSON(id: 1, method: "ping"))
