@@ -96,5 +96,4 @@ extension MCPServer {
             structuredContent: ["kind": "unavailable", "message": .string(message)],
             isError: true)
     }
-
 }

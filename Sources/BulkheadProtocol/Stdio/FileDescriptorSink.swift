@@ -72,15 +72,15 @@ final class FileDescriptorSink: MessageSink {
     /// Blocks while more than `limit` bytes wait to be written, and returns
     /// how long it waited (zero when there was room). Returns at once once
     /// writing has stopped for good (the client went away, or close).
-    func waitForRoom(limit: Int) -> Duration {
-        if state.withLock({ $0.unsent <= limit || !$0.writable }) { return .zero }
+    /// `pausing` is told the unsent count first, outside the lock, when it does wait.
+    func waitForRoom(limit: Int, pausing: (Int) -> Void) -> Duration {
+        let unsent: Int? = state.withLock { $0.unsent <= limit || !$0.writable ? nil : $0.unsent }
+        guard let unsent else { return .zero }
+        pausing(unsent)
         let start = ContinuousClock.now
         while !state.wait(timeout: .seconds(3600), until: { $0.unsent <= limit || !$0.writable }) {}
         return ContinuousClock.now - start
     }
-
-    /// Bytes handed over and not yet written.
-    var unsentBytes: Int { state.withLock { $0.unsent } }
 
     /// Waits until every message sent so far has been written (or writing failed).
     func flush(timeout: Duration) -> Bool {

@@ -132,12 +132,10 @@ public final class StdioTransport: Sendable {
                 if control.withLock({ $0.finished }) { return }
                 // Backpressure: a client that does not read its answers gets no more
                 // of them made until it does; its requests wait in the pipe, not here.
-                let unsent = output.unsentBytes
-                if unsent > unsentLimit {
+                let waited = output.waitForRoom(limit: unsentLimit) { unsent in
                     server.log("the client is not reading its answers (\(unsent) bytes unsent, max_unsent_bytes \(unsentLimit)): reading paused")
-                    let waited = output.waitForRoom(limit: unsentLimit)
-                    server.log("reading resumed after \(waited)")
                 }
+                if waited > .zero { server.log("reading resumed after \(waited)") }
                 let waitedForCalls = server.waitForCallRoom()
                 if waitedForCalls > .seconds(1) {
                     server.log("reading was paused for \(waitedForCalls): the connection's calls in flight reached max_calls_in_flight")
