@@ -30,8 +30,17 @@ public final class AuditLog: @unchecked Sendable {
     private let fd: Int32
     private let condition = NSCondition()
     private struct Pending {
-        var fields: JSONObject
+        /// The record's own members, serialized by the caller: `"k":v,...` without braces.
+        var members: [UInt8]
         var then: (@Sendable () -> Void)?
+
+        init(_ fields: JSONObject, then: (@Sendable () -> Void)?) {
+            var fields = fields
+            if fields["time"] == nil { fields["time"] = .string(CallRecord.timestamp()) }
+            let object = JSONValue.object(fields).serialized()
+            members = Array(object[1..<(object.count - 1)])
+            self.then = then
+        }
     }
     // Guarded by `condition`.
     private var pending: [Pending] = []
@@ -42,8 +51,8 @@ public final class AuditLog: @unchecked Sendable {
     private var previous = AuditLog.genesis
     /// The file's size after our last commit; when it differs, another process wrote (or a crash tore).
     private var knownEnd: off_t = -1
-    /// Which process and start every record comes from.
-    private let origin: JSONObject
+    /// Which process and start every record comes from, serialized once: `"pid":n,"process_start":"…"`.
+    private let origin: [UInt8]
 
     /// The first record's `prev`: 64 zeros.
     static let genesis = String(repeating: "0", count: 64)
@@ -63,9 +72,10 @@ public final class AuditLog: @unchecked Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw OpenError(description: "cannot open the audit log \(path): \(String(cString: strerror(errno)))") }
         self.fd = fd
-        origin = ["pid": .int(Int64(getpid())), "process_start": .string(CallRecord.timestamp())]
+        let origin = JSONValue.object(["pid": .int(Int64(getpid())), "process_start": .string(CallRecord.timestamp())]).serialized()
+        self.origin = Array(origin[1..<(origin.count - 1)])
         // Synchronously, so that a trail that cannot be written fails the start, not the first call.
-        guard commit([Pending(fields: ["event": "start", "server": .string(server)], then: nil)]) else {
+        guard commit([Pending(["event": "start", "server": .string(server)], then: nil)]) else {
             Glibc.close(fd)
             throw OpenError(description: "cannot write the audit log \(path): \(String(cString: strerror(errno)))")
         }
@@ -78,7 +88,11 @@ public final class AuditLog: @unchecked Sendable {
 
     /// Queues one record; returns at once. `then` runs on the writer thread
     /// once the record is on disk: that is where a call's answer is sent.
+    /// The record is serialized here, on the caller's thread, so that the one
+    /// writer thread only chains, hashes and writes. `fields` must not use the
+    /// members the trail adds: seq, pid, process_start, prev, hash.
     public func record(_ fields: JSONObject, then: (@Sendable () -> Void)? = nil) {
+        let item = Pending(fields, then: then)
         condition.lock()
         if finished {
             // After close nothing more is written; the answer still goes out.
@@ -86,7 +100,7 @@ public final class AuditLog: @unchecked Sendable {
             then?()
             return
         }
-        pending.append(Pending(fields: fields, then: then))
+        pending.append(item)
         condition.signal()
         condition.unlock()
     }
@@ -140,11 +154,11 @@ public final class AuditLog: @unchecked Sendable {
                 out.append(10)
             case .torn(let fragment):
                 if let recovery = AuditTail.setAside(fragment, of: path, fd: fd, size: st.st_size) {
-                    out += line(recovery)
+                    append(Pending(recovery, then: nil), to: &out)
                 }
             }
         }
-        for item in batch { out += line(item.fields) }
+        for item in batch { append(item, to: &out) }
         var offset = 0
         var ok = true
         while offset < out.count {
@@ -158,22 +172,36 @@ public final class AuditLog: @unchecked Sendable {
         return ok
     }
 
-    /// Serializes one record as the next link of the chain.
-    private func line(_ fields: JSONObject) -> [UInt8] {
+    /// Appends one record as the next link of the chain:
+    /// `{"seq":n,<members>,<origin>,"prev":"…","hash":"…"}` and a newline.
+    private func append(_ item: Pending, to out: inout [UInt8]) {
         sequence += 1
-        var record: JSONObject = ["seq": .int(sequence)]
-        for (k, v) in fields { record[k] = v }
-        for (k, v) in origin { record[k] = v }
-        if record["time"] == nil { record["time"] = .string(CallRecord.timestamp()) }
-        record["prev"] = .string(previous)
-        let body = JSONValue.object(record).serialized()
-        let hash = Self.link(previous: previous, body: body)
+        let start = out.count
+        out += Self.seqKey
+        JSONValue.int(sequence).serialize(into: &out)
+        out.append(UInt8(ascii: ","))
+        out += item.members
+        out.append(UInt8(ascii: ","))
+        out += origin
+        out += Self.prevKey
+        out += previous.utf8
+        out += Self.bodyEnd
+        let hash = out[start...].withUnsafeBytes { Self.link(previous: previous, body: $0) }
         previous = hash
-        return Array(body.dropLast()) + Array(#","hash":""#.utf8) + Array(hash.utf8) + Array("\"}\n".utf8)
+        out.removeLast()  // the body's closing brace; the hash member goes before it
+        out += Self.hashKey
+        out += hash.utf8
+        out += Self.lineEnd
     }
 
+    private static let seqKey = Array(#"{"seq":"#.utf8)
+    private static let prevKey = Array(#","prev":""#.utf8)
+    private static let bodyEnd = Array(#""}"#.utf8)
+    private static let hashKey = Array(#","hash":""#.utf8)
+    private static let lineEnd = Array("\"}\n".utf8)
+
     /// hash = SHA-256(prev hash, "\n", the line's JSON without its hash member).
-    static func link(previous: String, body: [UInt8]) -> String {
+    static func link<Body: DataProtocol>(previous: String, body: Body) -> String {
         var h = SHA256()
         h.update(data: Array(previous.utf8) + [10])
         h.update(data: body)

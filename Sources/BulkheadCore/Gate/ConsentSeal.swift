@@ -91,14 +91,14 @@ enum ArgumentDigest {
     static func of(_ arguments: JSONObject) -> String {
         var out: [UInt8] = []
         canonical(.object(arguments), into: &out)
-        return SHA256.hash(data: out).map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+        return Hex.encode(SHA256.hash(data: out))
     }
 
     private static func canonical(_ v: JSONValue, into out: inout [UInt8]) {
         switch v {
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (i, m) in o.members.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }).enumerated() {
+            for (i, m) in o.members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.string(m.key).serialize(into: &out)
                 out.append(UInt8(ascii: ":"))
