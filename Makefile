@@ -12,7 +12,14 @@ PYTHON      ?= python3
 VENV        ?= .venv
 CONFIG      ?= release
 BIN         := .build/$(CONFIG)/bulkhead
+WORKER      := .build/$(CONFIG)/bulkhead-worker
 CFLAGS_PLUGIN := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -I$(CURDIR)/include
+# The worker tier's process (Sources/bulkhead-worker): a plain C program, built by
+# make with its own flags and -lseccomp rather than as a SwiftPM target.
+CFLAGS_WORKER := -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/include -I$(CURDIR)/Sources/CBulkhead/include
+WORKER_SRCS   := $(wildcard Sources/bulkhead-worker/*.c)
+WORKER_DEPS   := $(WORKER_SRCS) $(wildcard Sources/bulkhead-worker/*.h) include/bulkhead/bulkhead.h \
+                 Sources/CBulkhead/include/bh_worker_protocol.h
 
 # Passed to the plugin sub-makes only: exported, CC would also reach SwiftPM,
 # which compiles its C targets with clang-only flags.
@@ -20,7 +27,7 @@ CFLAGS_PLUGIN := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -I$(CURDIR)
 SWIFT_RUN = env -u CC -u CFLAGS $(SWIFT)
 PLUGIN_MAKE = $(MAKE) -s CC="$(CC)" CFLAGS_PLUGIN="$(CFLAGS_PLUGIN)"
 
-.PHONY: all deps test-deps build plugins fixtures run test swift-test e2e-test check-plugins venv clean
+.PHONY: all deps test-deps build worker plugins fixtures run test swift-test e2e-test check-plugins venv clean
 
 # The Debian packages in scripts/debian-packages, checked (and installed where
 # this may) before anything compiles.
@@ -33,6 +40,14 @@ all: build
 
 build: deps plugins
 	$(SWIFT_RUN) build -c $(CONFIG) --product bulkhead
+	@$(MAKE) --no-print-directory worker
+
+# `build` runs it after the Swift build, by when .build/$(CONFIG) is SwiftPM's symlink.
+worker: $(WORKER)
+
+$(WORKER): $(WORKER_DEPS)
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_WORKER) -o $@ $(WORKER_SRCS) -ldl -lpthread -lseccomp
 
 plugins:
 	$(PLUGIN_MAKE) -C plugins

@@ -104,6 +104,9 @@ struct Check: ParsableCommand {
         print("folder:      \(path)")
         print("abi:         library \(report.libraryABI ?? "?"), manifest \(report.manifestABI ?? "?"), core \(report.coreABI)")
         if let c = report.concurrency { print("concurrency: \(c)") }
+        if let tier = report.isolation {
+            print("isolation:   \(tier)\(tier == "worker" ? "; walls: \(report.walls.isEmpty ? "none up" : report.walls.joined(separator: ", "))" : " (no walls but the host table's checks)")")
+        }
         for tool in report.tools {
             print("tool:        \(tool.served) (\(tool.access))\(tool.registered ? "" : " — not registered")")
         }

@@ -10,6 +10,10 @@ public struct PluginCheckReport: Sendable {
     public var libraryABI: String?
     public var coreABI: String { ABIVersion.core.description }
     public var concurrency: String?
+    /// "worker" or "in-process", once the policy was read.
+    public var isolation: String?
+    /// The worker's walls that were up (worker tier only).
+    public var walls: [String] = []
     /// Each tool by its manifest name and the name clients see.
     public var tools: [(name: String, served: String, access: String, registered: Bool)] = []
     /// Each capability: what the manifest requests, what policy.toml grants, what the plugin gets.
@@ -45,6 +49,8 @@ public struct PluginCheckReport: Sendable {
         out.manifestABI = report.manifest?.abi.description
         out.libraryABI = report.libraryABI?.description
         out.concurrency = report.concurrency
+        out.isolation = report.policy?.runtime.isolation.rawValue
+        out.walls = report.walls
         let plugin = report.manifest?.name ?? "?"
         out.tools = (report.manifest?.tools ?? []).map {
             ($0.name, naming.servedName(plugin: plugin, tool: $0.name), $0.access.rawValue, report.registered.contains($0.name))

@@ -10,6 +10,8 @@ public struct PluginPolicy: Sendable {
     public var grants: [String: CapabilityGrant]
     /// `[[allow]]`, `[limits]`, `[clamp]`: who may see and call which tools, within what limits.
     public var access: AccessPolicy
+    /// `[runtime]`: the tier the plugin runs in and its worker's limits.
+    public var runtime: RuntimePolicy = .defaults
 
     public static let fileName = "policy.toml"
     /// A folder without policy.toml: no configuration, no grants, and nobody may call it.
@@ -49,10 +51,11 @@ public struct PluginPolicy: Sendable {
         let grants = CapabilityGrant.parseAll(doc["grants"], requests: manifest.capabilities, folder: folder,
                                               problems: &problems)
         let access = AccessPolicy.parse(doc, tools: manifest.tools.map(\.name), problems: &problems)
-        for key in doc.keys where !["config", "grants", "allow", "preapprove", "limits", "clamp"].contains(key) {
-            problems.append("policy: unknown table or key '\(key)' (known: allow, clamp, config, grants, limits, preapprove)")
+        let runtime = RuntimePolicy.parse(doc["runtime"], problems: &problems)
+        for key in doc.keys where !["config", "grants", "allow", "preapprove", "limits", "clamp", "runtime"].contains(key) {
+            problems.append("policy: unknown table or key '\(key)' (known: allow, clamp, config, grants, limits, preapprove, runtime)")
         }
-        return (PluginPolicy(config: config, grants: grants, access: access), problems)
+        return (PluginPolicy(config: config, grants: grants, access: access, runtime: runtime), problems)
     }
 
     /// Whether `folder`'s policy.toml is TOML at all: all that can be said of

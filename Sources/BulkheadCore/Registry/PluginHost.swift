@@ -41,7 +41,7 @@ public final class PluginHost: ToolProvider {
     /// Every entry in tools/list order.
     private let ordered: [Entry]
     /// tools/list per principal: what its plugins' policies let it see, computed once.
-    private let visible = Mutex<[ExactKey: [ToolDescriptor]]>([:])
+    private let visible = Mutex<[ExactKey: [Entry]]>([:])
     private let plugins: [PluginInstance]
     private let board: StatusBoard
     private let config: ServerConfig
@@ -134,10 +134,15 @@ public final class PluginHost: ToolProvider {
     /// Only the tools this caller may call: the rest are not there for it.
     public func tools(for context: RequestContext) -> [ToolDescriptor] {
         let principal = self.principal(of: context)
-        if let cached = visible.withLock({ $0[exactly: principal.name] }) { return cached }
-        let list = ordered.filter { $0.plugin.policy.access.allows(principal, tool: $0.tool.name) }.map(\.descriptor)
-        visible.withLock { $0[exactly: principal.name] = list }
-        return list
+        let list: [Entry]
+        if let cached = visible.withLock({ $0[exactly: principal.name] }) {
+            list = cached
+        } else {
+            list = ordered.filter { $0.plugin.policy.access.allows(principal, tool: $0.tool.name) }
+            visible.withLock { $0[exactly: principal.name] = list }
+        }
+        // A failed plugin's tools leave the list; the rest of it stays as computed.
+        return list.compactMap { $0.plugin.runtime.serving ? $0.descriptor : nil }
     }
 
     private func principal(of context: RequestContext) -> Principal {
@@ -397,14 +402,18 @@ public final class PluginHost: ToolProvider {
                 return
             }
             let token = HandleTable.shared.register(call: call)
-            let status = CurrentCall.with(token: token, state: call) {
-                function.function(plugin.table, bh_call(token: token), function.userData)
-            }
+            let outcome = plugin.runtime.run(tool: entry.tool.name, registered: function, call: call, token: token)
             plugin.leaveCall()
             HandleTable.shared.unregister(call: token)
             if call.claimAnswer() {
                 DeadlineWatcher.shared.cancel(timer)
-                var result = call.finish(status: status)
+                var result: ToolResult
+                switch outcome {
+                case .returned(let status): result = call.finish(status: status)
+                case .failed(let failure):
+                    call.answer.withLock { $0.lent.releaseAll() }
+                    result = failure
+                }
                 // A plugin that stopped because its deadline passed (it polls is_cancelled)
                 // can return before the watcher fires: the caller still gets timeout.
                 if result.isError, call.pastDeadline, result.structuredContent?.objectValue?["kind"] == .string("cancelled") {

@@ -30,7 +30,8 @@ final class StatusBoard: Sendable {
                 "abi": .string(p.manifest.abi.description),
                 "description": .string(p.manifest.description),
                 "concurrency": .string(p.concurrencyName),
-                "health": .string(health == .ok ? "ok" : "degraded"),
+                "health": .string(health == .ok ? "ok" : health == .degraded ? "degraded" : "failed"),
+                "runtime": .object(p.runtime?.description.json ?? [:]),
                 "tools": .array(p.manifest.tools.map { t in
                     ["name": .string(p.servedName(t.name)), "access": .string(t.access.rawValue)]
                 }),

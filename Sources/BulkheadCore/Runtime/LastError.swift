@@ -28,6 +28,10 @@ enum LastError {
         s.pointee.length = utf8.count
     }
 
+    /// Empties this thread's message: only for the core's own threads that
+    /// serve a worker's requests, where each reply carries what one request set.
+    static func clear() { slots.pointer().pointee.length = 0 }
+
     /// The message, borrowed until the next failing capability function on this thread.
     static func get() -> bh_bytes {
         let s = slots.pointer()

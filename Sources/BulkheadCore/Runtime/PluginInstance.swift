@@ -18,6 +18,8 @@ enum PluginHealth: Int, Sendable {
     case ok = 0
     /// A call overran its deadline and never returned: the plugin may be stuck.
     case degraded = 1
+    /// Its worker died more often than its restart budget allows: it serves nothing.
+    case failed = 2
 }
 
 /// A loaded plugin: its manifest and policy, the host table bound to it, the
@@ -41,6 +43,8 @@ final class PluginInstance: @unchecked Sendable {
     private(set) var state: UnsafeMutableRawPointer?
     private(set) var destroy: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
     private(set) var executor: PluginExecutor!
+    /// Where its tool functions run: in this process, or in its worker. Set by the loader before publishing.
+    var runtime: PluginRuntime!
 
     private struct Registration: ~Copyable {
         var open = false
@@ -189,6 +193,7 @@ final class PluginInstance: @unchecked Sendable {
             self.destroy = nil
             destroy(state)
         }
+        runtime?.stop(until: deadline)
         detach()
         return true
     }

@@ -16,3 +16,21 @@ enum { BH_SHIM_O_PATH = 010000000 };
 /* malloc_trim(0): hands the free pages of every malloc arena back to the
  * system; <malloc.h> is not part of Swift's Glibc module. */
 void bh_shim_release_free_memory(void);
+
+/* The private protocol between the core and a plugin's worker process. */
+#include "bh_worker_protocol.h"
+
+/*
+ * Starts `path` (argv NULL-terminated) as a plugin worker: an empty
+ * environment, `channel_fd` as its descriptor 3, /dev/null as stdin, the
+ * core's stderr as its stdout and stderr (the core's stdout is the protocol),
+ * every other descriptor closed, default signal dispositions and mask, its
+ * own session. Returns the pid, or -1 with errno set.
+ */
+int bh_shim_spawn_worker(const char *path, char *const argv[], int channel_fd);
+
+/* sendmsg(2) of `len` bytes carrying one descriptor by SCM_RIGHTS; returns bytes sent or -1. */
+long bh_shim_send_with_fd(int sock, const void *buf, unsigned long len, int fd);
+
+/* A SOCK_STREAM AF_UNIX socketpair, both ends close-on-exec; 0 or -1. */
+int bh_shim_socketpair(int fds[2]);
