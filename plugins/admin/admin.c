@@ -241,7 +241,7 @@ static void render(bhj_buf *t, span doc)
     bhj_printf(t, ": %zu plugin(s) loaded, %zu folder(s) refused\n\n", count_elements(plugins),
                count_elements(refused));
 
-    bhj_puts(t, "PLUGIN          VERSION   ABI   CONCURRENCY  HEALTH     CALLS  ERRORS  IN FLIGHT  TOOLS\n");
+    bhj_puts(t, "PLUGIN          VERSION   ABI   CONCURRENCY  ISOLATION   HEALTH     CALLS  ERRORS  IN FLIGHT  TOOLS\n");
     span it = plugins, p;
     while (plugins.p && next_element(&it, &p)) {
         put_cell(t, member(p, "name"), 15, 0);
@@ -252,6 +252,8 @@ static void render(bhj_buf *t, span doc)
         bhj_putc(t, ' ');
         put_cell(t, member(p, "concurrency"), 12, 0);
         bhj_putc(t, ' ');
+        put_cell(t, member(member(p, "runtime"), "isolation"), 11, 0);
+        bhj_putc(t, ' ');
         put_cell(t, member(p, "health"), 8, 0);
         bhj_putc(t, ' ');
         put_cell(t, member(p, "calls"), 7, 1);
@@ -260,6 +262,19 @@ static void render(bhj_buf *t, span doc)
         bhj_putc(t, ' ');
         put_cell(t, member(p, "in_flight"), 10, 1);
         bhj_printf(t, "  %zu\n", count_elements(member(p, "tools")));
+    }
+
+    /* Why a worker is restarting or failed: the table has no room for it. */
+    it = plugins;
+    while (plugins.p && next_element(&it, &p)) {
+        span reason = member(member(p, "runtime"), "reason");
+        if (!reason.p)
+            continue;
+        bhj_puts(t, "\n");
+        put_scalar(t, member(p, "name"));
+        bhj_puts(t, ": ");
+        put_scalar(t, reason);
+        bhj_putc(t, '\n');
     }
 
     it = refused;
