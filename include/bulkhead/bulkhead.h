@@ -847,6 +847,39 @@ BH_ENUMS_ARE_INTS_(sizeof(bh_status) == 4 && sizeof(bh_error_kind) == 4 && sizeo
 #undef BH_ENUMS_ARE_INTS_
 #endif
 
+/* ====================================================================== */
+/* The two tiers                                                          */
+/* ====================================================================== */
+
+/*
+ * A plugin runs either in the server's process or, by default, in a worker
+ * process of its own (the operator chooses, in policy.toml [runtime]). The
+ * same library runs in both without a rebuild, and every contract above holds
+ * in both, with these additions for the worker:
+ *
+ * - Your process is walled: no network, no new processes (threads are fine),
+ *   no files beyond your folder, the system's libraries and the roots the
+ *   operator granted (read-only roots read-only), a memory limit. Reach the
+ *   outside only through the host functions; a forbidden exec kills you.
+ * - Each host function is a round trip to the core (some microseconds):
+ *   prefer few, larger calls. remaining_ms and is_cancelled stay local and
+ *   cheap; a cancellation reaches is_cancelled within about 10 ms.
+ * - dir_list reads the whole listing before your callback sees the first
+ *   entry: a listing is a snapshot.
+ * - file_open's descriptor is passed to your process (SCM_RIGHTS); it is
+ *   yours to close, as in-process.
+ * - A NULL out pointer is refused with BH_E_INVALID before the handle is
+ *   looked up (in-process a stale handle may be reported first).
+ * - secret_read copies at most 1 MiB; a log line is cut to 1 MiB before the
+ *   core's own cut.
+ * - If your process dies (crash, exit, abort, a killed exec, out of memory),
+ *   your calls in flight are answered unavailable and a fresh process runs
+ *   bulkhead_plugin_init again: keep no state you cannot rebuild in init.
+ *   destroy runs when the server stops, not when a worker dies.
+ * - You are process 1 of your own PID namespace: abort() ends as SIGSEGV,
+ *   and getppid() is 0.
+ */
+
 #ifdef __cplusplus
 }
 #endif
