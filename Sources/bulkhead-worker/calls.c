@@ -7,6 +7,7 @@
 #include "calls.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "channel.h"
@@ -128,8 +129,52 @@ void bhw_calls_finish(struct bhw_call *c)
         free(c->arena[i]);
     free(c->arena);
     pthread_mutex_destroy(&c->arena_mu);
+    free(c->args);
     free(c->tool);
     free(c);
+}
+
+/* One entry: bytes key, then per accessor its status and value (see bh_worker_protocol.h). */
+static bool next_arg(struct bhw_in *in, const char **key, size_t *key_len, struct bhw_arg *a)
+{
+    uint64_t i = 0;
+    return bhw_get_bytes(in, key, key_len) && bhw_get_u32(in, &a->string_status) &&
+           bhw_get_bytes(in, &a->string, &a->string_len) && bhw_get_u32(in, &a->int_status) &&
+           bhw_get_u64(in, &i) && (a->int_value = (int64_t)i, true) && bhw_get_u32(in, &a->double_status) &&
+           bhw_get_u64(in, &a->double_bits) && bhw_get_u32(in, &a->bool_status) &&
+           bhw_get_u32(in, &a->bool_value) && bhw_get_u32(in, &a->json_status) &&
+           bhw_get_bytes(in, &a->json, &a->json_len);
+}
+
+bool bhw_args_valid(const unsigned char *table, size_t len, uint32_t count)
+{
+    struct bhw_in in;
+    bhw_in_init(&in, table, len);
+    for (uint32_t n = 0; n < count; n++) {
+        const char *key;
+        size_t key_len;
+        struct bhw_arg a;
+        if (!next_arg(&in, &key, &key_len, &a))
+            return false;
+    }
+    return bhw_at_end(&in);
+}
+
+bool bhw_args_find(const struct bhw_call *call, const char *key, size_t key_len, struct bhw_arg *out)
+{
+    if (!call || !call->args)
+        return false;
+    struct bhw_in in;
+    bhw_in_init(&in, call->args, call->args_len);
+    for (uint32_t n = 0; n < call->args_count; n++) {
+        const char *k;
+        size_t k_len;
+        if (!next_arg(&in, &k, &k_len, out))
+            return false;
+        if (k_len == key_len && (key_len == 0 || memcmp(k, key, key_len) == 0))
+            return true;
+    }
+    return false;
 }
 
 static int64_t now_ns(void)

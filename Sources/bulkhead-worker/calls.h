@@ -18,6 +18,10 @@ struct bhw_call {
     size_t tool_len;
     int64_t deadline_ns; /* CLOCK_MONOTONIC; 0: none */
     atomic_bool cancelled;
+    /* The arguments table BHW_CALL brought (see bh_worker_protocol.h), owned; NULL: none. */
+    unsigned char *args;
+    size_t args_len;
+    uint32_t args_count;
 
     /* The rest is the table's (guarded by its lock) and the arena's (by arena_mu). */
     bool ended;     /* the tool function returned: the token is stale from here on */
@@ -34,6 +38,21 @@ struct bhw_call {
  * with that token is already in flight.
  */
 struct bhw_call *bhw_calls_add(uint64_t token, char *tool, size_t tool_len, int64_t deadline_ns);
+
+/* One top-level argument as the core answered each accessor for it, from the call's table. */
+struct bhw_arg {
+    uint32_t string_status, int_status, double_status, bool_status, json_status;
+    const char *string, *json;
+    size_t string_len, json_len;
+    int64_t int_value;
+    uint64_t double_bits;
+    uint32_t bool_value;
+};
+
+/* Checks a table's shape; false when it is malformed. */
+bool bhw_args_valid(const unsigned char *table, size_t len, uint32_t count);
+/* Finds `key` (byte for byte) in the call's table; false when absent (ask the core). */
+bool bhw_args_find(const struct bhw_call *call, const char *key, size_t key_len, struct bhw_arg *out);
 
 void bhw_calls_cancel(uint64_t token);
 

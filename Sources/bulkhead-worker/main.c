@@ -186,14 +186,24 @@ static void on_call(const struct bhw_frame *f)
     size_t tool_len;
     int64_t deadline;
     bhw_in_init(&in, f->payload, f->len);
-    if (f->call == 0 || !bhw_get_bytes(&in, &tool, &tool_len) || !bhw_get_i64(&in, &deadline) || !bhw_at_end(&in))
+    uint32_t count = 0;
+    if (f->call == 0 || !bhw_get_bytes(&in, &tool, &tool_len) || !bhw_get_i64(&in, &deadline) ||
+        !bhw_get_u32(&in, &count))
         bhw_protocol_error("a malformed BHW_CALL");
+    /* The arguments table is the rest of the payload, kept whole by the call. */
+    const unsigned char *table = in.p + in.at;
+    size_t table_len = in.len - in.at;
+    if (!bhw_args_valid(table, table_len, count))
+        bhw_protocol_error("a malformed arguments table in BHW_CALL");
     char *name = malloc(tool_len + 1);
-    if (!name)
+    unsigned char *args = table_len ? malloc(table_len) : NULL;
+    if (!name || (table_len && !args))
         bhw_fatal("out of memory for a call");
     memcpy(name, tool, tool_len);
     name[tool_len] = 0;
-    bhw_runner_submit(f->call, name, tool_len, deadline);
+    if (table_len)
+        memcpy(args, table, table_len);
+    bhw_runner_submit(f->call, name, tool_len, deadline, args, table_len, count);
 }
 
 static _Noreturn void read_channel(void)

@@ -226,13 +226,15 @@ void bhw_runner_init(uint64_t token, uint32_t threads)
         bhw_fatal("cannot start the thread that runs init");
 }
 
-void bhw_runner_submit(uint64_t token, char *tool, size_t tool_len, int64_t deadline_ns)
+void bhw_runner_submit(uint64_t token, char *tool, size_t tool_len, int64_t deadline_ns,
+                       unsigned char *args, size_t args_len, uint32_t args_count)
 {
     pthread_mutex_lock(&mu);
     if (closing) {
         pthread_mutex_unlock(&mu);
         /* Never in the table, so nothing can hold it: the reader thread must not wait here. */
         free(tool);
+        free(args);
         send_status(BHW_DONE, token, BH_E_CANCELLED, NULL);
         return;
     }
@@ -242,6 +244,9 @@ void bhw_runner_submit(uint64_t token, char *tool, size_t tool_len, int64_t dead
     struct bhw_call *c = bhw_calls_add(token, tool, tool_len, deadline_ns);
     if (!c)
         bhw_protocol_error("a BHW_CALL for a token already in flight");
+    c->args = args;
+    c->args_len = args_len;
+    c->args_count = args_count;
     c->queue_next = NULL;
     if (queue_tail)
         queue_tail->queue_next = c;

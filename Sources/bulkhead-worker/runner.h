@@ -27,7 +27,8 @@ void bhw_runner_init(uint64_t plugin_token, uint32_t threads);
  * BHW_DONE(BH_E_CANCELLED) at once instead. A call before init succeeded, or
  * for a token already in flight, is a protocol error.
  */
-void bhw_runner_submit(uint64_t token, char *tool, size_t tool_len, int64_t deadline_ns);
+void bhw_runner_submit(uint64_t token, char *tool, size_t tool_len, int64_t deadline_ns,
+                       unsigned char *args, size_t args_len, uint32_t args_count);
 
 /* BHW_SHUTDOWN: returns at once; a thread of its own drains, destroys and exits 0. */
 void bhw_runner_shutdown(void);

@@ -249,7 +249,7 @@ def hello_and_init(w, threads=4):
 
 
 def call(w, token, tool, deadline=0):
-    send(w.sock, CALL, call=token, payload=data(tool.encode()) + i64(deadline))
+    send(w.sock, CALL, call=token, payload=data(tool.encode()) + i64(deadline) + u32(0))  # an empty arguments table: every arg_* is a request
 
 
 def done_status(fr):

@@ -62,7 +62,13 @@ typedef enum bhw_op {
     /* ---- core -> worker -------------------------------------------------- */
     /* u64 plugin token, u32 threads (how many calls a parallel plugin may run at once) */
     BHW_INIT = 10,
-    /* header.call = the call token; bytes tool, i64 deadline (CLOCK_MONOTONIC ns, 0 = none) */
+    /* header.call = the call token; bytes tool, i64 deadline (CLOCK_MONOTONIC ns, 0 = none),
+     * u32 count, then count arguments: the core's own answer to each accessor for
+     * each top-level key, so that the worker answers arg_* without a round trip:
+     *   bytes key, u32 string_status, bytes string, u32 int_status, i64 int,
+     *   u32 double_status, f64 double, u32 bool_status, u32 bool, u32 json_status, bytes json
+     * (values are empty or 0 unless their status is BH_OK). A key not in the table,
+     * byte for byte, is asked of the core as a request. */
     BHW_CALL = 11,
     /* header.call = the call token; no payload */
     BHW_CANCEL = 12,

@@ -392,6 +392,7 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
         var w = FieldWriter()
         w.data(Array(tool.utf8))
         w.i64(call.deadline.map { Int64($0) } ?? 0)
+        Self.argumentTable(call, token: token, into: &w)
         p.send(WorkerFrame(op: BHW_CALL, call: token, payload: w.bytes))
 
         let grace = UInt64(launch.policy.cancelGraceMilliseconds) * 1_000_000
@@ -425,6 +426,40 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
             }
             // Cancellation and deadlines are noticed within 10 ms; answers wake at once.
             _ = condition.wait(until: Date().addingTimeInterval(0.01))
+        }
+    }
+
+    /// Every top-level argument as the host table's own accessors answer for it,
+    /// computed here so that the worker needs no round trip to read its arguments.
+    private static func argumentTable(_ call: CallState, token: UInt64, into w: inout FieldWriter) {
+        let api = call.plugin.table.pointee
+        let handle = bh_call(token: token)
+        w.u32(UInt32(call.arguments.count))
+        for (key, _) in call.arguments {
+            var name = Array(key.utf8)
+            name.append(0)  // never a NULL pointer, even for the empty key
+            name.withUnsafeBufferPointer { b in
+                let k = UnsafeRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self)
+                let n = b.count - 1
+                w.data(b[..<n])
+                var text = bh_bytes(), json = bh_bytes()
+                var i: Int64 = 0, d = 0.0, flag: Int32 = 0
+                let s = api.arg_string(handle, k, n, &text)
+                w.status(s)
+                w.data(s == BH_OK ? text : bh_bytes())
+                let si = api.arg_int(handle, k, n, &i)
+                w.status(si)
+                w.i64(si == BH_OK ? i : 0)
+                let sd = api.arg_double(handle, k, n, &d)
+                w.status(sd)
+                w.f64(sd == BH_OK ? d : 0)
+                let sb = api.arg_bool(handle, k, n, &flag)
+                w.status(sb)
+                w.u32(sb == BH_OK ? UInt32(bitPattern: flag) : 0)
+                let sj = api.arg_json(handle, k, n, &json)
+                w.status(sj)
+                w.data(sj == BH_OK ? json : bh_bytes())
+            }
         }
     }
 
