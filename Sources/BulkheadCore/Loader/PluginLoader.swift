@@ -173,6 +173,7 @@ struct PluginLoader {
                                                               capabilities: capabilities, policy: policy.runtime),
                                     logger: logger)
         let hello: WorkerRuntime.Hello
+        let started = MonotonicClock.now()
         switch runtime.start() {
         case .failure(let why):
             report.problems.append("worker: \(why)")
@@ -221,6 +222,8 @@ struct PluginLoader {
         }
         let registered = instance.closeRegistration(def: def)
         runtime.adopt(tools: registered)
+        let ms = Double((MonotonicClock.now() - started) / 1000) / 1000
+        logger.info("plugin '\(manifest.name)' worker (pid \(runtime.description.pid ?? 0)) ready in \(ms) ms, init included; walls: \(report.walls.joined(separator: ", "))")
         return finishLoading(instance, status: status, registered: registered, report: report, loaded: &loaded)
     }
 

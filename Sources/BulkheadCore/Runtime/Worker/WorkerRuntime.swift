@@ -39,11 +39,25 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
 
     private enum Phase { case starting, running, restarting, failed, stopping, stopped }
 
+    /// One call in flight, with a condition of its own: an answer wakes its
+    /// caller's thread only, not every thread waiting on the worker.
     private final class Waiting {
         let call: CallState
+        let condition = NSCondition()
+        // Guarded by `condition`.
         var status: bh_status?
         var died: String?
         init(call: CallState) { self.call = call }
+
+        func settle(status: bh_status? = nil, died: String? = nil) {
+            condition.lock()
+            if self.status == nil && self.died == nil {
+                self.status = status
+                self.died = died
+            }
+            condition.signal()
+            condition.unlock()
+        }
     }
 
     private let launch: Launch
@@ -195,12 +209,9 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
                 try r.end()
                 condition.lock()
                 let waiting = calls[frame.call]
-                if let waiting, waiting.status == nil {
-                    waiting.status = bh_status(rawValue: Int32(bitPattern: status))
-                    condition.broadcast()
-                }
                 condition.unlock()
-                if waiting == nil { return violation(p, "an answer for a call that is not in flight") }
+                guard let waiting else { return violation(p, "an answer for a call that is not in flight") }
+                waiting.settle(status: bh_status(rawValue: Int32(bitPattern: status)))
             case BHW_LOG:
                 var r = FieldReader(frame.payload)
                 let token = try r.u64(), level = try r.u32(), message = try r.data()
@@ -294,7 +305,7 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
         if let v = pendingViolation { why = "broke the channel's protocol (\(v)) and was killed"; pendingViolation = nil }
         endReason = why
         process = nil
-        for waiting in calls.values where waiting.status == nil { waiting.died = why }
+        for waiting in calls.values { waiting.settle(died: why) }
         condition.broadcast()
         switch phase {
         case .stopping, .stopped:
@@ -392,40 +403,50 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
         var w = FieldWriter()
         w.data(Array(tool.utf8))
         w.i64(call.deadline.map { Int64($0) } ?? 0)
-        Self.argumentTable(call, token: token, into: &w)
+        // As the call's own thread: the accessors find it without the HandleTable's lock.
+        CurrentCall.with(token: token, state: call) { Self.argumentTable(call, token: token, into: &w) }
         p.send(WorkerFrame(op: BHW_CALL, call: token, payload: w.bytes))
 
         let grace = UInt64(launch.policy.cancelGraceMilliseconds) * 1_000_000
         var cancelSent = false
         var killed = false
-        condition.lock()
         defer {
+            condition.lock()
             calls[token] = nil
             condition.unlock()
         }
+        let answered = waiting.condition
+        answered.lock()
         while true {
-            if let status = waiting.status { return .returned(status) }
+            if let status = waiting.status {
+                answered.unlock()
+                return .returned(status)
+            }
             if let died = waiting.died {
-                return .failed(ToolErrors.result(.unavailable, "plugin '\(launch.plugin)' stopped during the call: its worker \(died); retry in \(retryAfterMilliseconds()) ms",
-                                                 extra: ["retryAfterMs": .int(Int64(retryAfterMilliseconds()))]))
+                answered.unlock()
+                condition.lock()
+                let retry = retryAfterMilliseconds()
+                condition.unlock()
+                return .failed(ToolErrors.result(.unavailable, "plugin '\(launch.plugin)' stopped during the call: its worker \(died); retry in \(retry) ms",
+                                                 extra: ["retryAfterMs": .int(Int64(retry))]))
             }
             if !cancelSent, call.isCancelled {
                 cancelSent = true
-                condition.unlock()
+                answered.unlock()
                 p.send(WorkerFrame(op: BHW_CANCEL, call: token))
-                condition.lock()
+                answered.lock()
                 continue
             }
             if !killed, let deadline = call.deadline, MonotonicClock.now() > deadline + grace {
                 killed = true
                 logger.warning("plugin '\(launch.plugin)' tool '\(tool)' ignored its cancellation \(launch.policy.cancelGraceMilliseconds) ms past its deadline: its worker (pid \(p.pid)) is killed and restarted")
-                condition.unlock()
+                answered.unlock()
                 p.kill()
-                condition.lock()
+                answered.lock()
                 continue
             }
-            // Cancellation and deadlines are noticed within 10 ms; answers wake at once.
-            _ = condition.wait(until: Date().addingTimeInterval(0.01))
+            // Cancellation and deadlines are noticed within 10 ms; an answer wakes this thread at once.
+            _ = answered.wait(until: Date().addingTimeInterval(0.01))
         }
     }
 
