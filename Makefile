@@ -27,7 +27,7 @@ WORKER_DEPS   := $(WORKER_SRCS) $(wildcard Sources/bulkhead-worker/*.h) include/
 SWIFT_RUN = env -u CC -u CFLAGS $(SWIFT)
 PLUGIN_MAKE = $(MAKE) -s CC="$(CC)" CFLAGS_PLUGIN="$(CFLAGS_PLUGIN)"
 
-.PHONY: all deps test-deps build worker plugins fixtures run test swift-test e2e-test check-plugins venv clean
+.PHONY: all deps test-deps build worker plugins fixtures run test swift-test worker-test e2e-test check-plugins venv clean
 
 # The Debian packages in scripts/debian-packages, checked (and installed where
 # this may) before anything compiles.
@@ -79,8 +79,16 @@ swift-test: test-deps
 e2e-test: test-deps build fixtures venv
 	BULKHEAD_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
 
-# The whole suite: Swift unit tests, then end-to-end and interop tests against the built binary.
-test: swift-test e2e-test
+# The worker alone: its walls checked from inside (built with gcc and clang), and
+# its channel driven by a stand-in core; the worker also compiled with clang.
+worker-test: build
+	Tests/worker-sandbox/run.sh
+	$(PYTHON) Tests/worker-sandbox/drive.py
+	@command -v clang >/dev/null && clang $(CFLAGS_WORKER) -o .build/bulkhead-worker-clang $(WORKER_SRCS) -ldl -lpthread -lseccomp && echo "worker: clang build ok"
+
+# The whole suite: Swift unit tests, the worker's own tests, then end-to-end and
+# interop tests against the built binary.
+test: swift-test worker-test e2e-test
 
 clean:
 	$(MAKE) -s -C plugins clean

@@ -80,7 +80,9 @@ import Testing
                        manifest: String = manifest) -> String {
         let folder = dir.mkdir(name)
         dir.write("\(name)/manifest.toml", manifest.replacingOccurrences(of: "%NAME%", with: name))
-        dir.write("\(name)/policy.toml", "[[allow]]\ntools = [\"*\"]\nprincipals = [\"*\"]\n")
+        // In-process: beside the test runner there is no bulkhead-worker. The worker
+        // tier is tested end to end against the built binaries (Tests/e2e/test_isolation.py).
+        dir.write("\(name)/policy.toml", "[[allow]]\ntools = [\"*\"]\nprincipals = [\"*\"]\n\n[runtime]\nisolation = \"in-process\"\n")
         dir.write("\(name)/p.c", source)
         let status = run("/usr/bin/cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
                                          "-I\(repoRoot)/include"] + defines.map { "-D\($0)" }
