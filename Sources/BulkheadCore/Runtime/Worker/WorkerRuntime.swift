@@ -312,7 +312,10 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
             phase = .stopped
         case .starting, .failed:
             break
-        case .running, .restarting:
+        case .restarting:
+            // A worker being started again: relaunch sees the end and schedules the next try.
+            logger.error("plugin '\(launch.plugin)' worker (pid \(p.pid)) \(why)")
+        case .running:
             logger.error("plugin '\(launch.plugin)' worker (pid \(p.pid)) \(why)")
             scheduleRestart(after: why)
         }
@@ -375,10 +378,12 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
         defer { condition.unlock() }
         reregistered = nil
         guard case .restarting = phase else { return }
-        if let outcome {
+        // It may have died between its init answer and here.
+        let failure = outcome ?? (process == nil ? "exited right after it started again (\(endReason ?? "no reason"))" : nil)
+        if let failure {
             process?.kill()
             process = nil
-            scheduleRestart(after: outcome)
+            scheduleRestart(after: failure)
             return
         }
         restarts += 1
