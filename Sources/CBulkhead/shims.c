@@ -30,21 +30,21 @@ void bh_shim_release_free_memory(void)
 #include <string.h>
 #include <sys/socket.h>
 
-static int spawn(const char *path, char *const argv[], int channel_fd);
+static int spawn(const char *path, char *const argv[], int channel_fd, int output_fd);
 
-int bh_shim_spawn_worker(const char *path, char *const argv[], int channel_fd)
+int bh_shim_spawn_worker(const char *path, char *const argv[], int channel_fd, int output_fd)
 {
     /* dup2 onto itself would leave close-on-exec set: work from a copy above 3. */
     int channel = fcntl(channel_fd, F_DUPFD_CLOEXEC, BHW_CHANNEL_FD + 1);
     if (channel < 0) return -1;
-    int rc = spawn(path, argv, channel);
+    int rc = spawn(path, argv, channel, output_fd);
     int saved = errno;
     close(channel);
     errno = saved;
     return rc;
 }
 
-static int spawn(const char *path, char *const argv[], int channel_fd)
+static int spawn(const char *path, char *const argv[], int channel_fd, int output_fd)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -54,7 +54,8 @@ static int spawn(const char *path, char *const argv[], int channel_fd)
         return -1;
     }
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    posix_spawn_file_actions_adddup2(&fa, output_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, output_fd, 2);
     posix_spawn_file_actions_adddup2(&fa, channel_fd, BHW_CHANNEL_FD);
     posix_spawn_file_actions_addclosefrom_np(&fa, BHW_CHANNEL_FD + 1);
     sigset_t none, all;
@@ -99,4 +100,9 @@ long bh_shim_send_with_fd(int sock, const void *buf, unsigned long len, int fd)
 int bh_shim_socketpair(int fds[2])
 {
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+}
+
+int bh_shim_pipe(int fds[2])
+{
+    return pipe2(fds, O_CLOEXEC);
 }

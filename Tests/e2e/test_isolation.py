@@ -229,6 +229,19 @@ def test_garbage_on_the_channel_kills_the_worker(worker):
     assert "protocol" in worker.stderr_text()
 
 
+def test_a_workers_raw_output_is_logged_escaped_as_its_own(worker):
+    assert attack(worker, "stderr")["ok"]
+    deadline = time.monotonic() + 5
+    while "worker output: raw" not in worker.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = worker.stderr_text()
+    assert "plugin 'escape' worker output: raw \\u{1b}[31mred" in text, text[-2000:]
+    assert "\x1b" not in text
+    # The forged line is a line of the worker's output, not one of the core's.
+    assert "worker output: 2026-01-01T00:00:00Z error bulkhead: forged" in text
+    assert not any(l.startswith("2026-01-01T00:00:00Z") for l in text.splitlines())
+
+
 def test_an_endless_loop_is_answered_timeout_and_its_worker_replaced(plugin_dir, serve):
     pd, _ = escape_dir(plugin_dir, runtime={"cancel_grace_ms": 200}, limits={"deadline_ms": 300})
     srv = serve(pd)

@@ -22,12 +22,15 @@ void bh_shim_release_free_memory(void);
 
 /*
  * Starts `path` (argv NULL-terminated) as a plugin worker: an empty
- * environment, `channel_fd` as its descriptor 3, /dev/null as stdin, the
- * core's stderr as its stdout and stderr (the core's stdout is the protocol),
+ * environment, `channel_fd` as its descriptor 3, /dev/null as stdin,
+ * `output_fd` (a pipe the core reads and logs) as its stdout and stderr,
  * every other descriptor closed, default signal dispositions and mask, its
  * own session. Returns the pid, or -1 with errno set.
  */
-int bh_shim_spawn_worker(const char *path, char *const argv[], int channel_fd);
+int bh_shim_spawn_worker(const char *path, char *const argv[], int channel_fd, int output_fd);
+
+/* pipe2(O_CLOEXEC); 0 or -1. */
+int bh_shim_pipe(int fds[2]);
 
 /* sendmsg(2) of `len` bytes carrying one descriptor by SCM_RIGHTS; returns bytes sent or -1. */
 long bh_shim_send_with_fd(int sock, const void *buf, unsigned long len, int fd);

@@ -28,19 +28,56 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Starts the worker binary with `arguments`; nil and errno text when it cannot.
-    static func spawn(executable: String, arguments: [String]) -> Result<WorkerProcess, SpawnError> {
+    /// `output` gets each line the worker (or the plugin) writes on its stdout or
+    /// stderr: they never reach the core's own streams unescaped.
+    static func spawn(executable: String, arguments: [String],
+                      output: @escaping @Sendable (String) -> Void) -> Result<WorkerProcess, SpawnError> {
         var pair: [Int32] = [-1, -1]
+        var pipe: [Int32] = [-1, -1]
         guard bh_shim_socketpair(&pair) == 0 else { return .failure(SpawnError(errno: errno)) }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        let pid = argv.withUnsafeBufferPointer { bh_shim_spawn_worker(executable, $0.baseAddress, pair[1]) }
-        let err = errno
-        Glibc.close(pair[1])
-        guard pid > 0 else {
+        guard bh_shim_pipe(&pipe) == 0 else {
+            let err = errno
             Glibc.close(pair[0])
+            Glibc.close(pair[1])
             return .failure(SpawnError(errno: err))
         }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        let pid = argv.withUnsafeBufferPointer { bh_shim_spawn_worker(executable, $0.baseAddress, pair[1], pipe[1]) }
+        let err = errno
+        Glibc.close(pair[1])
+        Glibc.close(pipe[1])
+        guard pid > 0 else {
+            Glibc.close(pair[0])
+            Glibc.close(pipe[0])
+            return .failure(SpawnError(errno: err))
+        }
+        let reader = pipe[0]
+        let t = Thread { readLines(reader, output) }
+        t.name = "bh-w-out"
+        t.start()
         return .success(WorkerProcess(pid: pid, fd: pair[0]))
+    }
+
+    /// Until the worker's end closes (it exits): one call per line, a line cut at 4 KiB.
+    private static func readLines(_ fd: Int32, _ output: (String) -> Void) {
+        defer { Glibc.close(fd) }
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            for b in chunk[..<n] {
+                if b == 10 || line.count >= 4096 {
+                    output(String(decoding: line, as: UTF8.self))
+                    line.removeAll(keepingCapacity: true)
+                    if b == 10 { continue }
+                }
+                line.append(b)
+            }
+        }
+        if !line.isEmpty { output(String(decoding: line, as: UTF8.self)) }
     }
 
     struct SpawnError: Error, CustomStringConvertible {

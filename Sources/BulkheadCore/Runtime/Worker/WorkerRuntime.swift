@@ -94,7 +94,14 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
     /// Spawns the worker and waits for its hello (its walls are up and the library is open).
     func start() -> Result<Hello, StartFailure> {
         let spawned: WorkerProcess
-        switch WorkerProcess.spawn(executable: launch.executable, arguments: launch.arguments) {
+        let plugin = launch.plugin
+        let logger = self.logger
+        let output: @Sendable (String) -> Void = { [weak self] line in
+            // Escaped and scrubbed like a host->log line, and marked as the worker's raw output.
+            let scrubbed = self?.boundInstance()?.capabilities.scrub(line) ?? line
+            logger.warning("plugin '\(plugin)' worker output: \(LogText.escaped(scrubbed, limit: LogText.pluginMessageLimit))")
+        }
+        switch WorkerProcess.spawn(executable: launch.executable, arguments: launch.arguments, output: output) {
         case .success(let p): spawned = p
         case .failure(let e): return .failure(StartFailure(description: "cannot start \(launch.executable): \(e)"))
         }
