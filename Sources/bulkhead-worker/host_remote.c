@@ -947,6 +947,34 @@ static bh_status h_http_request(bh_call call, bh_cap origin, const bh_http_reque
     return st;
 }
 
+/* A request, not a one-way frame like a log line, so that every status (a
+ * non-finite value, a message that is not UTF-8, a stale call) is the core's,
+ * as in-process. */
+static bh_status h_progress(bh_call call, double progress, double total, const char *message, size_t message_len)
+{
+    if (!message && message_len)
+        return BH_E_INVALID;
+    if (message_len > 4096)
+        message_len = utf8_cut(message, 4096); /* the core keeps 1000 bytes */
+    struct bhw_call_ref ref;
+    if (!bhw_calls_use(call.token, &ref))
+        return BH_E_STALE;
+    uint64_t p, t;
+    memcpy(&p, &progress, sizeof p);
+    memcpy(&t, &total, sizeof t);
+    struct bhw_out o;
+    bhw_out_init(&o);
+    bhw_put_u64(&o, p);
+    bhw_put_u64(&o, t);
+    bhw_put_bytes(&o, message, message_len);
+    struct reply r;
+    request(BHW_PROGRESS, call.token, &o, &r);
+    bh_status st = r.status;
+    release(&r);
+    bhw_calls_unuse(&ref);
+    return st;
+}
+
 static bh_status h_last_error(bh_bytes *out)
 {
     if (!out)
@@ -989,6 +1017,7 @@ static const bh_host_api api = {
     .secret_read = h_secret_read,
     .http_request = h_http_request,
     .last_error = h_last_error,
+    .progress = h_progress,
 };
 
 const bh_host_api *bhw_host_api(void)

@@ -14,6 +14,8 @@ struct Bulkhead: ParsableCommand {
             each tool named <plugin>__<tool> (--tool-names dotted for <plugin>.<tool>).
 
               bulkhead serve --plugins ./plugins        serve over stdio
+              bulkhead serve --http 127.0.0.1:8080 --config bulkhead.toml   serve Streamable HTTP
+              bulkhead token new alice                  make an API token for a principal
               bulkhead check ./plugins/docs             check one plugin folder
               bulkhead check --config bulkhead.toml --plugins ./plugins   check a whole configuration
               bulkhead audit verify var/audit.jsonl     check the audit trail's hash chain
@@ -23,6 +25,6 @@ struct Bulkhead: ParsableCommand {
             naming it and the reason; the others keep serving.
             """,
         version: version,
-        subcommands: [Serve.self, Check.self, Audit.self]
+        subcommands: [Serve.self, Check.self, Audit.self, Token.self]
     )
 }

@@ -3,16 +3,24 @@ import Glibc
 #endif
 import ArgumentParser
 import BulkheadCore
+import BulkheadHTTP
 import BulkheadProtocol
 import Logging
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve every plugin under --plugins as one MCP endpoint over stdio.",
+        abstract: "Serve every plugin under --plugins as one MCP endpoint, over stdio or Streamable HTTP.",
         discussion: """
             Speaks MCP (2025-11-25 with the initialize handshake, and the stateless
             2026-07-28) as newline-delimited JSON-RPC on stdin/stdout. Stdout carries
             only protocol messages; logs go to stderr.
+
+            With --http HOST:PORT (or [http] listen in the configuration) it serves
+            Streamable HTTP at http://HOST:PORT/mcp instead, each request's caller
+            proven by its bearer token ([principals.NAME] token_sha256, or [oauth]
+            access tokens); without any token configured it serves loopback only,
+            as the default principal. --metrics HOST:PORT adds a listener with
+            /metrics (Prometheus), /healthz and /readyz.
 
             Shuts down, with exit status 0, when stdin closes or on SIGTERM or SIGINT:
             new calls are answered unavailable, consent questions still open are
@@ -49,6 +57,12 @@ struct Serve: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("How log lines are written: text, or json (one JSON object per line).", valueName: "format"))
     var logFormat: String = "text"
+
+    @Option(name: .long, help: ArgumentHelp("Serve Streamable HTTP at http://HOST:PORT/mcp instead of stdio (port 0: any free port, logged); overrides [http] listen.", valueName: "host:port"))
+    var http: String?
+
+    @Option(name: .long, help: ArgumentHelp("Serve /metrics (Prometheus text), /healthz and /readyz on this address; off by default.", valueName: "host:port"))
+    var metrics: String?
 
     @Flag(name: .long, help: "Refuse to start when any plugin folder is refused, instead of serving the others.")
     var strict = false
@@ -92,6 +106,7 @@ struct Serve: ParsableCommand {
             }
             serverConfig.limits.messageBytes = maxMessageBytes
         }
+        let httpPlan = try HTTPPlan.make(flag: http, metrics: metrics, config: serverConfig, fail: fail)
         let principalName = principal ?? serverConfig.defaultPrincipal
         guard serverConfig.principals[exactly: principalName] != nil else {
             let defined = OperatorPaths.principalNames(serverConfig)
@@ -145,20 +160,44 @@ struct Serve: ParsableCommand {
             logger.warning("no plugin loaded from \(directory)\(host.refusals.isEmpty ? "" : " (\(host.refusals.count) refused)"): this server serves no tools")
         }
 
+        let identity = ServerIdentity(
+            name: "bulkhead", version: Bulkhead.version, title: "Bulkhead",
+            instructions: "Tools are named <plugin>\(serverConfig.toolNaming.separator)<tool>; each plugin is one trust domain."
+        )
         let limits = serverConfig.limits
+        let engineConfiguration = MCPServerConfiguration(maxMessageElements: limits.messageElements,
+                                                         maxCallsInFlight: limits.callsInFlight)
+        if let httpPlan {
+            let drain = Duration.milliseconds(Int64((drainTimeout * 1000).rounded()))
+            do {
+                try httpPlan.serve(engine: MCPEngine(identity: identity, provider: host, configuration: engineConfiguration,
+                                                     log: { message in logger.notice("\(message)") }),
+                                   host: host, audit: auditLog, defaultPrincipal: principalName, drain: drain, logger: logger)
+            } catch {
+                logger.critical("\(error)")
+                _ = host.shutdown(grace: Self.destroyGrace)
+                auditLog?.close()
+                throw ExitCode(1)
+            }
+            let stuck = host.shutdown(grace: Self.destroyGrace)
+            auditLog?.close()
+            if !stuck.isEmpty {
+                logger.warning("exiting with plugin(s) \(stuck.joined(separator: ", ")) still inside a call; their destroy did not run")
+                fflush(nil)
+                _exit(0)
+            }
+            logger.info("shut down")
+            return
+        }
         let transport = StdioTransport(input: protocolIn, output: protocolOut, maxLineLength: limits.messageBytes,
                                        maxUnsentBytes: limits.unsentBytes, releaseMemory: FreeMemory.release)
         let server = MCPServer(
-            identity: ServerIdentity(
-                name: "bulkhead", version: Bulkhead.version, title: "Bulkhead",
-                instructions: "Tools are named <plugin>\(serverConfig.toolNaming.separator)<tool>; each plugin is one trust domain."
-            ),
+            identity: identity,
             provider: host,
             principal: principalName,
             sink: transport.sink,
             log: { message in logger.notice("\(message)") },
-            configuration: MCPServerConfiguration(maxMessageElements: limits.messageElements,
-                                                  maxCallsInFlight: limits.callsInFlight)
+            configuration: engineConfiguration
         )
         ShutdownSignals.watch(logger: logger) { reason in transport.requestDrain(reason: reason) }
         transport.run(server: server, drainTimeout: .milliseconds(Int64((drainTimeout * 1000).rounded())))

@@ -19,7 +19,7 @@ import Testing
     static let manifest = """
         name = "%NAME%"
         version = "0.1.0"
-        abi = "1.0"
+        abi = "1.1"
         library = "libp.so"
         description = "A test plugin."
         [[tools]]
@@ -167,7 +167,7 @@ import Testing
         let folder = Self.plugin(dir, "calc")
         let report = PluginCheckReport.run(folder: folder, logger: Self.logger)
         #expect(report.ok)
-        #expect(report.libraryABI == "1.0")
+        #expect(report.libraryABI == "1.1")
         #expect(report.concurrency == "parallel")
         #expect(report.tools.map(\.name) == ["add", "keep", "reuse"])
     }

@@ -8,7 +8,7 @@ import Testing
         # A comment an operator can read.
         name = "docs"
         version = "1.2.0"
-        abi = "1.0"
+        abi = "1.1"
         library = "libdocs.so"
         description = "Read-only docs."
 

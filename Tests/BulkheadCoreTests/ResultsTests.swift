@@ -9,7 +9,7 @@ import Testing
     static let manifest = """
         name = "clamps"
         version = "1.0.0"
-        abi = "1.0"
+        abi = "1.1"
         library = "libclamps.so"
         description = "Clamps."
 
@@ -152,7 +152,7 @@ import Testing
         """
         name = "shaped"
         version = "1.0.0"
-        abi = "1.0"
+        abi = "1.1"
         library = "libshaped.so"
         description = "Shaped."
 

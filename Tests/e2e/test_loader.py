@@ -200,7 +200,7 @@ def test_check_good_plugin(bulkhead_bin, name):
     m = manifest(name)
     assert m["name"] in r.stdout
     assert m["version"] in r.stdout
-    assert "1.0" in r.stdout  # the plugin's ABI version
+    assert "1.1" in r.stdout  # the plugin's ABI version
     for t in m["tools"]:
         assert t["name"] in r.stdout, t["name"]
 

@@ -153,7 +153,7 @@ def build_kelvin(pd):
     folder.mkdir()
     (folder / "temp.c").write_text(KELVIN_C)
     (folder / "manifest.toml").write_text(
-        'name = "temp"\nversion = "1.0.0"\nabi = "1.0"\nlibrary = "libtemp.so"\ndescription = "A tool with a K."\n'
+        'name = "temp"\nversion = "1.0.0"\nabi = "1.1"\nlibrary = "libtemp.so"\ndescription = "A tool with a K."\n'
         '[[tools]]\nname = "Kelvin"\ndescription = "Says cold."\naccess = "read"\ninput_schema = { type = "object" }\n')
     (folder / "policy.toml").write_text('[[allow]]\ntools = ["Kelvin"]\nprincipals = ["*"]\n')
     subprocess.run([cc, "-std=c11", "-shared", "-fPIC", f"-I{REPO / 'include'}", "-o", str(folder / "libtemp.so"),

@@ -212,7 +212,7 @@ def test_a_folder_with_several_problems_reports_all_of_them(bulkhead_bin, plugin
     )
     # A manifest claiming another ABI, a policy naming an unknown tool: both, and the library's ABI too.
     echo = pd.copy("echo")
-    m = (echo / "manifest.toml").read_text().replace('abi = "1.0"', 'abi = "7.0"')
+    m = (echo / "manifest.toml").read_text().replace('abi = "1.1"', 'abi = "7.0"')
     (echo / "manifest.toml").write_text(m)
     (echo / "policy.toml").write_text('[[allow]]\ntools = ["missing"]\nprincipals = ["*"]\n')
     r = check(bulkhead_bin, "--config", str(CONFIG), "--plugins", str(pd.path))
@@ -228,7 +228,7 @@ def test_a_folder_with_several_problems_reports_all_of_them(bulkhead_bin, plugin
     got = problems(echo_out)
     assert any(p.startswith("manifest: plugin") and "7.0" in p for p in got), got
     assert any("'missing'" in p for p in got), got
-    assert any("manifest says ABI 7.0 but the library was built for ABI 1.0" in p for p in got), got
+    assert any("manifest says ABI 7.0 but the library was built for ABI 1.1" in p for p in got), got
     assert "init was not run" in echo_out
     assert "0 of 2 plugin folders would load, 2 refused" in r.stdout, r.stdout
 

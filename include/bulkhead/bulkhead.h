@@ -39,7 +39,7 @@
  *
  *   name = "hello"
  *   version = "1.0.0"
- *   abi = "1.0"
+ *   abi = "1.1"
  *   library = "libhello.so"
  *   description = "Greets people."
  *   [[tools]]
@@ -143,7 +143,7 @@ extern "C" {
 
 /** The ABI version this header describes. */
 #define BH_ABI_VERSION_MAJOR 1
-#define BH_ABI_VERSION_MINOR 0
+#define BH_ABI_VERSION_MINOR 1
 
 /** First four bytes of bh_plugin_abi: "BHD1" read as a little-endian word. */
 #define BH_ABI_MAGIC 0x31444842u
@@ -752,6 +752,31 @@ struct bh_host_api {
      * Returns:  BH_OK (an empty text when none failed yet); BH_E_INVALID for a NULL out.
      */
     bh_status (*last_error)(bh_bytes *out);
+
+    /* ---- ABI 1.1 ------------------------------------------------------ */
+
+    /**
+     * OPTIONAL to call; present since ABI 1.1 (test BH_HAS_FIELD(host,
+     * bh_host_api, progress) before calling it under an older core).
+     * Reports how far a long call has got. When the client's request
+     * carried a progressToken, the core sends notifications/progress on
+     * that call's own stream (stdio or the HTTP response); otherwise it
+     * sends nothing, so calling it costs little and needs no check first.
+     *  - progress: finite. A value not above the last one reported for this
+     *    call is dropped: MCP requires progress to increase.
+     *  - total: what progress reaches at the end; 0 or less when unknown.
+     *  - message: optional UTF-8 text for a person (NULL with message_len 0
+     *    for none); granted secrets are replaced by "[redacted]" and it is
+     *    cut to 1000 bytes.
+     * Nothing is sent once the call has returned or was cancelled.
+     *
+     * Thread:   the call's thread, or any thread while the call runs.
+     * Ownership: `message` is read during the call.
+     * Returns:  BH_OK (also when nobody asked to hear it, or the value was
+     *           dropped); BH_E_INVALID for a non-finite progress or total, or
+     *           a message that is not UTF-8; BH_E_STALE.
+     */
+    bh_status (*progress)(bh_call call, double progress, double total, const char *message, size_t message_len);
 
     /* New functions are added here, at the end, with a new minor version. */
 };

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import BulkheadProtocol
 import Crypto
+import Metrics
 import Foundation
 
 /// The audit trail: one JSON line per tool call — who asked, under which
@@ -44,6 +45,10 @@ public final class AuditLog: @unchecked Sendable {
     }
     // Guarded by `condition`.
     private var pending: [Pending] = []
+    private var writeFailures = 0
+    private var lastWriteFailed = false
+    private let failureCounter = Counter(label: "bulkhead_audit_write_errors_total")
+    private let queueGauge = Gauge(label: "bulkhead_audit_queue_depth")
     private var closing = false
     private var finished = false
     // Owned by the writer thread.
@@ -105,6 +110,14 @@ public final class AuditLog: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Records waiting for the writer, batches that failed to be written since
+    /// start, and whether the last one did (`/readyz` and `/metrics`).
+    public var health: (queued: Int, writeFailures: Int, lastWriteFailed: Bool) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (pending.count, writeFailures, lastWriteFailed)
+    }
+
     /// Writes what is queued and a `stop` record, syncs, and stops the writer.
     public func close() {
         record(["event": "stop"])
@@ -127,7 +140,13 @@ public final class AuditLog: @unchecked Sendable {
             if stop { break }
             // A trail that cannot be written loses records, never answers: the
             // error is the operator's to see (verify shows the gap).
-            _ = commit(batch)
+            queueGauge.record(batch.count)
+            let ok = commit(batch)
+            if !ok { failureCounter.increment() }
+            condition.lock()
+            if !ok { writeFailures += 1 }
+            lastWriteFailed = !ok
+            condition.unlock()
             for item in batch { item.then?() }
         }
         condition.lock()

@@ -41,6 +41,14 @@ public struct ServerConfig: Sendable {
     public var toolNaming: ToolNaming = .underscore
     /// `[limits]`: what one connection may make the server hold.
     public var limits = ServerLimits()
+    /// `token_sha256` under `[principals.NAME]`: lower-case hex SHA-256 of an API
+    /// token → the principal it stands for (over HTTP).
+    public var apiTokenHashes: [String: String] = [:]
+    /// `[http]` and `[oauth]` as written, for the HTTP transport to read, and the
+    /// folder relative paths in them are resolved against.
+    public var httpTable: JSONObject?
+    public var oauthTable: JSONObject?
+    public var baseDirectory = "."
 
     public static let empty = ServerConfig(principals: ["local": .local], defaultPrincipal: "local")
 
@@ -58,11 +66,34 @@ public struct ServerConfig: Sendable {
         }
         var problems: [String] = []
         var principals: [ExactKey: Principal] = [:]
+        var tokenHashes: [String: String] = [:]
         if case .object(let table)? = doc["principals"] {
-            for (name, value) in table {
+            for (name, value) in table.sorted(by: { $0.key < $1.key }) {
                 guard case .object(let p) = value, case .string(let tenant)? = p["tenant"] else {
                     problems.append("principals.\(name): needs tenant = \"…\"")
                     continue
+                }
+                for key in p.keys where !["tenant", "scopes", "token_sha256"].contains(key) {
+                    problems.append("principals.\(name): unknown key '\(key)' (known: scopes, tenant, token_sha256)")
+                }
+                if let hashes = p["token_sha256"] {
+                    let list: [JSONValue]
+                    switch hashes {
+                    case .string: list = [hashes]
+                    case .array(let a): list = a
+                    default: list = [.null]
+                    }
+                    for h in list {
+                        guard let hex = h.stringValue?.lowercased(), hex.utf8.count == 64,
+                              hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+                            problems.append("principals.\(name).token_sha256 must be 64 hex digits, or a list of them (`bulkhead token new \(name)` prints one)")
+                            continue
+                        }
+                        if let other = tokenHashes[hex], other != name {
+                            problems.append("principals.\(name).token_sha256: the same token is also \(other)'s")
+                        }
+                        tokenHashes[hex] = name
+                    }
                 }
                 var scopes: [String] = []
                 if let list = p["scopes"] {
@@ -148,6 +179,18 @@ public struct ServerConfig: Sendable {
         config.consentStateDir = stateDir
         config.toolNaming = toolNaming
         config.limits = limits
+        config.apiTokenHashes = tokenHashes
+        config.baseDirectory = base
+        switch doc["http"] {
+        case .object(let h)?: config.httpTable = h
+        case nil: break
+        default: throw LoadProblems(["\(path): [http] must be a table"])
+        }
+        switch doc["oauth"] {
+        case .object(let o)?: config.oauthTable = o
+        case nil: break
+        default: throw LoadProblems(["\(path): [oauth] must be a table"])
+        }
         return config
     }
 }

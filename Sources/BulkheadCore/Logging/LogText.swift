@@ -41,6 +41,22 @@ public enum LogText {
         return out
     }
 
+    /// `text` cut to at most `bytes` UTF-8 bytes, on a character boundary. For
+    /// text that travels as JSON (a client's log line, a progress message),
+    /// where escaping is the serializer's job.
+    public static func cut(_ text: String, bytes: Int) -> String {
+        guard text.utf8.count > bytes else { return text }
+        var out = ""
+        var written = 0
+        for scalar in text.unicodeScalars {
+            let width = UTF8.width(scalar)
+            if written + width > bytes { break }
+            out.unicodeScalars.append(scalar)
+            written += width
+        }
+        return out
+    }
+
     static func needsEscape(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x00...0x1F, 0x7F...0x9F: true

@@ -40,8 +40,19 @@ public final class PluginHost: ToolProvider {
     private let entries: [ExactKey: Entry]
     /// Every entry in tools/list order.
     private let ordered: [Entry]
-    /// tools/list per principal: what its plugins' policies let it see, computed once.
-    private let visible = Mutex<[ExactKey: [Entry]]>([:])
+    /// tools/list per principal (name, tenant and scopes, code point by code point):
+    /// what its plugins' policies let it see, computed once. Bounded, because over
+    /// HTTP every token subject is a principal: past the bound it starts afresh.
+    private let visible = Mutex<[VisibilityKey: [Entry]]>([:])
+    private struct VisibilityKey: Hashable {
+        let name: ExactKey, tenant: ExactKey, scopes: [ExactKey]
+        init(_ p: Principal) {
+            name = ExactKey(p.name)
+            tenant = ExactKey(p.tenant)
+            scopes = p.scopes.map { ExactKey($0) }
+        }
+    }
+    private static let visibleCacheLimit = 4096
     private let plugins: [PluginInstance]
     private let board: StatusBoard
     private let config: ServerConfig
@@ -135,18 +146,24 @@ public final class PluginHost: ToolProvider {
     public func tools(for context: RequestContext) -> [ToolDescriptor] {
         let principal = self.principal(of: context)
         let list: [Entry]
-        if let cached = visible.withLock({ $0[exactly: principal.name] }) {
+        let key = VisibilityKey(principal)
+        if let cached = visible.withLock({ $0[key] }) {
             list = cached
         } else {
             list = ordered.filter { $0.plugin.policy.access.allows(principal, tool: $0.tool.name) }
-            visible.withLock { $0[exactly: principal.name] = list }
+            visible.withLock {
+                if $0.count >= Self.visibleCacheLimit { $0.removeAll(keepingCapacity: true) }
+                $0[key] = list
+            }
         }
         // A failed plugin's tools leave the list; the rest of it stays as computed.
         return list.compactMap { $0.plugin.runtime.serving ? $0.descriptor : nil }
     }
 
+    /// A token-proven caller as the token says; otherwise the configured principal of that name.
     private func principal(of context: RequestContext) -> Principal {
-        context.principal.flatMap { config.principals[exactly: $0] } ?? .local
+        if let caller = context.caller { return Principal(name: caller.name, tenant: caller.tenant, scopes: caller.scopes) }
+        return context.principal.flatMap { config.principals[exactly: $0] } ?? .local
     }
 
     public func callTool(name: String, arguments: JSONObject, context: RequestContext,
@@ -240,8 +257,8 @@ public final class PluginHost: ToolProvider {
             // Reads never ask: straight on, without the consent machinery.
             let finishedRecord = Self.auditor(audit, record, plugin: plugin, access: access, consent: nil, checked: checked)
             dispatch(entry, name: name, principal: principal, arguments: checked.arguments, clamped: checked.clamped,
-                     provenance: provenance, cancellation: cancellation, refuse: refuse,
-                     audited: finishedRecord, complete: complete)
+                     provenance: provenance, cancellation: cancellation, notifications: context.notifications,
+                     refuse: refuse, audited: finishedRecord, complete: complete)
             return cancellation
         }
 
@@ -282,8 +299,8 @@ public final class PluginHost: ToolProvider {
                 let finishedRecord = Self.auditor(audit, record, plugin: plugin, access: access, consent: consentText,
                                                   checked: checked)
                 dispatch(entry, name: name, principal: principal, arguments: checked.arguments, clamped: checked.clamped,
-                         provenance: provenance, cancellation: cancellation, refuse: refuse,
-                         audited: finishedRecord, complete: complete)
+                         provenance: provenance, cancellation: cancellation, notifications: context.notifications,
+                         refuse: refuse, audited: finishedRecord, complete: complete)
             }
         }
         return cancellation
@@ -304,6 +321,7 @@ public final class PluginHost: ToolProvider {
     /// After the gate said yes: rate and concurrency, the deadline, the plugin's thread.
     private func dispatch(_ entry: Entry, name: String, principal: Principal, arguments: JSONObject, clamped: [JSONValue],
                           provenance: JSONObject, cancellation: CallCancellation,
+                          notifications: (any CallNotifier)?,
                           refuse: @escaping @Sendable (ToolResult) -> Void,
                           audited: (@Sendable (ToolResult, @escaping @Sendable () -> Void) -> Void)?,
                           complete: @escaping @Sendable (ToolCallOutcome) -> Void) {
@@ -326,7 +344,7 @@ public final class PluginHost: ToolProvider {
         let deadline = now + UInt64(limits.deadlineMilliseconds) * 1_000_000
         let call = CallState(plugin: plugin, tool: entry.tool.name, arguments: arguments, principal: principal,
                              deadline: deadline, resultLimit: limits.resultBytes,
-                             outputValidator: entry.tool.outputValidator)
+                             outputValidator: entry.tool.outputValidator, notifications: notifications)
         // A cancel that arrived while consent was being asked for applies at once.
         guard cancellation.attach(call) else { return }
         let clampNote = Self.clampNote(clamped)

@@ -18,6 +18,8 @@ final class CallState: Sendable {
     let resultLimit: Int
     /// The tool's output schema, when the manifest declares one: structured content must match it.
     let outputValidator: JSONSchemaValidator?
+    /// Where progress and log lines go when the client asked for them; nil when it did not.
+    let notifications: (any CallNotifier)?
     let cancelledFlag = Atomic<Bool>(false)
     /// The plugin's function is about to be or has been entered.
     let running = Atomic<Bool>(false)
@@ -49,7 +51,9 @@ final class CallState: Sendable {
     let answer = Mutex(Answer())
 
     init(plugin: PluginInstance, tool: String, arguments: JSONObject, principal: Principal, deadline: UInt64?,
-         resultLimit: Int = Limits.defaults.resultBytes, outputValidator: JSONSchemaValidator? = nil) {
+         resultLimit: Int = Limits.defaults.resultBytes, outputValidator: JSONSchemaValidator? = nil,
+         notifications: (any CallNotifier)? = nil) {
+        self.notifications = notifications
         self.plugin = plugin
         self.tool = tool
         self.arguments = arguments

@@ -28,8 +28,17 @@ enum HostTable {
             let text = bh_bytes.view(message, messageLen).map { String(decoding: $0, as: UTF8.self) } ?? ""
             // Escaped here rather than only by the log handler: whatever handler is
             // installed, a plugin's line stays one line, marked as the plugin's.
-            let line = LogText.escaped(instance.capabilities.scrub(text), limit: LogText.pluginMessageLimit)
+            let scrubbed = instance.capabilities.scrub(text)
+            let line = LogText.escaped(scrubbed, limit: LogText.pluginMessageLimit)
             instance.pluginLogger.log(level: Logger.Level(level), "\(line)")
+            // A client that asked to hear this call's log lines gets them too, as
+            // notifications/message attributed to the plugin (MCP logging).
+            if let call = CurrentCall.onThisThread(), call.plugin === instance, let notifier = call.notifications {
+                let mcpLevel = MCPLogLevel(level)
+                if notifier.wantsLog(mcpLevel) {
+                    notifier.log(mcpLevel, logger: instance.name, message: LogText.cut(scrubbed, bytes: LogText.pluginMessageLimit))
+                }
+            }
         }
 
         api.config = { plugin, key, keyLen, out in
@@ -180,6 +189,20 @@ enum HostTable {
             return BH_OK
         }
 
+        api.progress = { call, progress, total, message, messageLen in
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
+            guard progress.isFinite, total.isFinite else { return BH_E_INVALID }
+            var text: String?
+            if messageLen > 0 {
+                guard let raw = validatedUTF8(message, messageLen) else { return BH_E_INVALID }
+                text = LogText.cut(state.plugin.capabilities.scrub(raw), bytes: 1000)
+            }
+            guard let notifier = state.notifications, notifier.wantsProgress,
+                  !state.cancelledFlag.load(ordering: .relaxed) else { return BH_OK }
+            notifier.progress(progress, total: total > 0 ? total : nil, message: text)
+            return BH_OK
+        }
+
         api.core_status = { call, out in
             guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let out else { return BH_E_INVALID }
@@ -213,6 +236,18 @@ private let hostLogger = Logger(label: "bulkhead.host")
 func staleHandle(_ what: String, _ token: UInt64) -> bh_status {
     hostLogger.warning("refused a \(what) handle that is not live (stale, foreign or forged): 0x\(String(token, radix: 16))")
     return BH_E_STALE
+}
+
+extension MCPLogLevel {
+    init(_ level: bh_log_level) {
+        switch level {
+        case BH_LOG_DEBUG: self = .debug
+        case BH_LOG_INFO: self = .info
+        case BH_LOG_NOTICE: self = .notice
+        case BH_LOG_WARNING: self = .warning
+        default: self = .error
+        }
+    }
 }
 
 extension Logger.Level {

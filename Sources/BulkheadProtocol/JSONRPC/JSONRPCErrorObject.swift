@@ -27,6 +27,8 @@ public struct JSONRPCErrorObject: Error, Sendable, Hashable, CustomStringConvert
     public static let invalidParamsCode = -32602
     /// Internal error.
     public static let internalErrorCode = -32603
+    /// MCP 2026-07-28 over HTTP: a required `Mcp-*` header is missing or disagrees with the body.
+    public static let headerMismatchCode = -32020
     /// MCP 2026-07-28: the request needs a client capability it did not declare.
     public static let missingRequiredClientCapabilityCode = -32021
     /// MCP 2026-07-28: the request's protocol version is not served here.
@@ -45,6 +47,10 @@ public struct JSONRPCErrorObject: Error, Sendable, Hashable, CustomStringConvert
     /// `-32601`, with the method name as `data` (as the Python SDK sends it).
     public static func methodNotFound(_ method: String) -> JSONRPCErrorObject {
         JSONRPCErrorObject(code: methodNotFoundCode, message: "Method not found", data: .string(method))
+    }
+
+    public static func headerMismatch(_ message: String) -> JSONRPCErrorObject {
+        JSONRPCErrorObject(code: headerMismatchCode, message: message)
     }
 
     public static func invalidParams(_ message: String) -> JSONRPCErrorObject {

@@ -12,6 +12,8 @@ public enum MCPProtocol {
     /// Revisions served statelessly.
     public static let statelessVersions: [String] = [statelessVersion]
 
+    /// The `_meta` key namespace MCP reserves; any key of it marks a stateless-era request.
+    public static let reservedMetaPrefix = "io.modelcontextprotocol/"
     /// `_meta` key of a request's protocol version; its presence marks a stateless-era request.
     public static let protocolVersionKey = "io.modelcontextprotocol/protocolVersion"
     /// `_meta` key of a request's client capabilities (required in the stateless era).

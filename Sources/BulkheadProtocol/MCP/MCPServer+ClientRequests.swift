@@ -10,7 +10,7 @@ extension MCPServer {
     /// client's own request ids in logs. Returns the id, for ``cancelRequest(_:reason:)``;
     /// nil when the connection is already closed.
     @discardableResult
-    public func sendRequest(method: String, params: JSONObject,
+    public func sendRequest(method: String, params: JSONObject, relatedTo related: JSONRPCID? = nil,
                             completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void)
         -> JSONRPCID?
     {
@@ -31,18 +31,18 @@ extension MCPServer {
             return nil
         }
         // Registered before sending, so even an instant answer finds its completion.
-        sink.send(JSONRPCOutput.request(id: id, method: method, params: params))
+        sink.send(JSONRPCOutput.request(id: id, method: method, params: params), route: related.map { .during($0) } ?? .unrelated)
         return id
     }
 
     /// Gives up on a request sent with ``sendRequest(method:params:completion:)``:
     /// tells the client (`notifications/cancelled`) and completes it with `.cancelled`.
     /// Does nothing if it was already answered.
-    public func cancelRequest(_ id: JSONRPCID, reason: String? = nil) {
+    public func cancelRequest(_ id: JSONRPCID, reason: String?, relatedTo related: JSONRPCID?) {
         guard let completion = state.withLock({ $0.outgoing.removeValue(forKey: id) }) else { return }
         var params: JSONObject = ["requestId": id.json]
         if let reason { params["reason"] = .string(reason) }
-        sink.send(JSONRPCOutput.notification(method: "notifications/cancelled", params: params))
+        sink.send(JSONRPCOutput.notification(method: "notifications/cancelled", params: params), route: related.map { .during($0) } ?? .unrelated)
         completion(.failure(.cancelled))
     }
 
@@ -86,5 +86,9 @@ extension MCPServer: ClientRequester {
     public func request(method: String, params: JSONObject,
                         completion: @escaping @Sendable (Result<JSONValue, MCPRequestError>) -> Void) -> JSONRPCID? {
         sendRequest(method: method, params: params, completion: completion)
+    }
+
+    public func cancelRequest(_ id: JSONRPCID, reason: String?) {
+        cancelRequest(id, reason: reason, relatedTo: nil)
     }
 }

@@ -59,3 +59,22 @@ extension MCPServer {
         }
     }
 }
+
+extension MCPServer {
+    /// Handshake era: `logging/setLevel {level}` sets, for this connection, the least
+    /// severe plugin log line sent to the client as `notifications/message`.
+    /// Removed in 2026-07-28, where each request names its own level in `_meta`.
+    func setLogLevel(id: JSONRPCID, params: JSONObject?, context: RequestContext) {
+        guard !context.era.isStateless else {
+            sendError(id: id, .methodNotFound("logging/setLevel"))
+            return
+        }
+        guard let name = params?["level"]?.stringValue, let level = MCPLogLevel(name: name) else {
+            sendError(id: id, .invalidParams(
+                "logging/setLevel needs params.level, one of \(MCPLogLevel.allCases.map(\.name).joined(separator: ", "))"))
+            return
+        }
+        state.withLock { $0.session.logLevel = level }
+        sendResult(id: id, capacity: 48) { results.emptyResult(stateless: false, into: &$0) }
+    }
+}

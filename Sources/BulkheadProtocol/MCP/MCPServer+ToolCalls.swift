@@ -38,7 +38,11 @@ extension MCPServer {
             context.inputResponses = params?["inputResponses"]?.objectValue
             context.requestState = params?["requestState"]?.stringValue
         } else {
-            context.clientRequests = self
+            context.clientRequests = CallClientRequests(server: self, related: id)
+        }
+        if context.progressToken != nil || context.logLevel != nil {
+            context.notifications = CallNotifications(
+                server: self, id: id, serial: serial, progressToken: context.progressToken, level: context.logLevel)
         }
         // The provider may call `complete` on any thread, even before callTool returns.
         let cancellation = provider.callTool(name: name, arguments: arguments, context: context) { outcome in
@@ -108,7 +112,12 @@ extension MCPServer {
             log("ignored notifications/cancelled without a string or integer requestId")
             return
         }
-        let reason = params?["reason"]?.stringValue
+        cancelCall(requestID: requestID, reason: params?["reason"]?.stringValue)
+    }
+
+    /// Stops the call of this request, as `notifications/cancelled` would: the
+    /// transport's way of cancelling when the client closed the request's stream.
+    public func cancelCall(requestID: JSONRPCID, reason: String?) {
         let handle: (any ToolCallCancellation)?? = state.withLock { s in
             guard var call = s.calls[requestID], !call.completing, !call.cancelRequested else { return nil }
             if call.started {
@@ -173,5 +182,14 @@ struct InFlightCall {
     init(serial: UInt64, stateless: Bool) {
         self.serial = serial
         self.stateless = stateless
+    }
+}
+
+extension MCPServer {
+    /// Cancels every call in flight, as if the client had sent `notifications/cancelled`
+    /// for each: the transport's way to end a session (HTTP DELETE).
+    public func cancelAllCalls(reason: String?) {
+        let ids = state.withLock { Array($0.calls.keys) }
+        for id in ids { cancelCall(requestID: id, reason: reason) }
     }
 }

@@ -52,31 +52,8 @@ public final class MCPServer: Sendable {
     /// Handles one incoming message (one line, without the newline). Returns as
     /// soon as the message is dispatched; tool calls answer later, from any thread.
     public func receive(_ message: UnsafeRawBufferPointer) {
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(message, maxElements: configuration.maxMessageElements)
-        } catch {
-            if case .tooManyElements(let limit) = error.reason {
-                // Valid JSON, perhaps, but more than this server holds for one message.
-                log("rejected a message of more than \(limit) values (\(message.count) bytes)")
-                sink.send(JSONRPCOutput.error(id: nil, .invalidRequest("message holds more than the \(limit) values a message may hold")))
-                return
-            }
-            log("rejected a message that is not valid JSON: \(error)")
-            sink.send(JSONRPCOutput.error(id: nil, .parseError(error.description)))
-            return
-        }
-        switch JSONRPCMessage(classifying: value) {
-        case .request(let id, let method, let params):
-            handleRequest(id: id, method: method, params: params)
-        case .notification(let method, let params):
-            handleNotification(method: method, params: params)
-        case .response(let id, let outcome):
-            routeResponse(id: id, outcome: outcome)
-        case .invalid(let id, let error):
-            log("rejected an invalid JSON-RPC message: \(error.message)")
-            sink.send(JSONRPCOutput.error(id: id, error))
-        }
+        guard let value = parse(message) else { return }
+        receive(value, caller: nil)
     }
 
     /// Convenience for callers holding the message in an array.
@@ -84,20 +61,56 @@ public final class MCPServer: Sendable {
         message.withUnsafeBytes { receive($0) }
     }
 
-    private func handleRequest(id: JSONRPCID, method: String, params: JSONObject?) {
+    /// Parses one message under this server's limits; a message that does not
+    /// parse is answered (-32700, or -32600 past the element limit) and nil returned.
+    public func parse(_ message: UnsafeRawBufferPointer) -> JSONValue? {
+        do {
+            return try JSONValue.parse(message, maxElements: configuration.maxMessageElements)
+        } catch {
+            if case .tooManyElements(let limit) = error.reason {
+                // Valid JSON, perhaps, but more than this server holds for one message.
+                log("rejected a message of more than \(limit) values (\(message.count) bytes)")
+                sink.send(JSONRPCOutput.error(id: nil, .invalidRequest("message holds more than the \(limit) values a message may hold")))
+                return nil
+            }
+            log("rejected a message that is not valid JSON: \(error)")
+            sink.send(JSONRPCOutput.error(id: nil, .parseError(error.description)))
+            return nil
+        }
+    }
+
+    /// Handles one parsed message. `caller` is who sent it, when the transport
+    /// proved it for this message (an HTTP bearer token); nil keeps this
+    /// server's `principal`.
+    public func receive(_ value: JSONValue, caller: CallerIdentity?) {
+        switch JSONRPCMessage(classifying: value) {
+        case .request(let id, let method, let params):
+            handleRequest(id: id, method: method, params: params, caller: caller)
+        case .notification(let method, let params):
+            handleNotification(method: method, params: params)
+        case .response(let id, let outcome):
+            routeResponse(id: id, outcome: outcome)
+        case .invalid(let id, let error):
+            log("rejected an invalid JSON-RPC message: \(error.message)")
+            sink.send(JSONRPCOutput.error(id: id, error), route: .response(id))
+        }
+    }
+
+    private func handleRequest(id: JSONRPCID, method: String, params: JSONObject?, caller: CallerIdentity?) {
         // `initialize` belongs to the handshake era even when a client stamps the
         // modern envelope on it (as the Python SDK rules); the rest decide by envelope.
         if method == "initialize" {
             initialize(id: id, params: params)
             return
         }
-        let context: RequestContext
+        var context: RequestContext
         switch requestContext(id: id, params: params) {
         case .success(let c): context = c
         case .failure(let error):
             sendError(id: id, error)
             return
         }
+        context.caller = caller
         switch method {
         case "tools/call":
             callTool(id: id, params: params, context: context)
@@ -112,6 +125,8 @@ public final class MCPServer: Sendable {
             } else {
                 sendResult(id: id, capacity: 48) { results.emptyResult(stateless: false, into: &$0) }
             }
+        case "logging/setLevel":
+            setLogLevel(id: id, params: params, context: context)
         default:
             sendError(id: id, .methodNotFound(method))
         }
@@ -139,11 +154,11 @@ public final class MCPServer: Sendable {
         JSONRPCOutput.beginResult(id: id, into: &out)
         write(&out)
         JSONRPCOutput.endResponse(into: &out)
-        sink.send(out)
+        sink.send(out, route: .response(id))
     }
 
     func sendError(id: JSONRPCID?, _ error: JSONRPCErrorObject) {
-        sink.send(JSONRPCOutput.error(id: id, error))
+        sink.send(JSONRPCOutput.error(id: id, error), route: .response(id))
     }
 
     /// Sends a notification to the client (e.g. `notifications/progress`).
@@ -174,4 +189,6 @@ struct HandshakeSession {
     var clientCapabilities = JSONObject()
     var clientInfo: JSONObject?
     var initialized = false
+    /// `logging/setLevel`: the least severe plugin log line sent to the client; nil sends none.
+    var logLevel: MCPLogLevel?
 }

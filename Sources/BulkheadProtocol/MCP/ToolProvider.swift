@@ -33,6 +33,9 @@ public struct RequestContext: Sendable {
     /// Who is asking, as the transport established it (stdio: the operator's
     /// configured principal; HTTP: from the bearer token). Nil when unknown.
     public var principal: String?
+    /// Who is asking, in full, when the transport proved it from a token (HTTP);
+    /// the provider then uses it instead of looking ``principal`` up by name.
+    public var caller: CallerIdentity?
     /// The JSON-RPC id of the request, for logs and audit.
     public var requestID: JSONRPCID?
     /// 2026-07-28 multi-round-trip retries: the client's answers to an earlier
@@ -42,6 +45,14 @@ public struct RequestContext: Sendable {
     /// Where the provider can send server→client requests (`elicitation/create`)
     /// mid-call: set in the handshake era, nil in the stateless one, which has none.
     public var clientRequests: (any ClientRequester)?
+    /// Where the provider sends what the client asked to hear about this call while
+    /// it runs: progress (the request carried `_meta.progressToken`) and the plugin's
+    /// log lines (the client set a log level). Nil when the client asked for neither.
+    public var notifications: (any CallNotifier)?
+    /// The request's `_meta.progressToken`, when it carried one.
+    public var progressToken: JSONValue?
+    /// The least severe log level the client asked to hear for this request; nil: none.
+    public var logLevel: MCPLogLevel?
 
     public init(era: ProtocolEra, clientCapabilities: JSONObject = [:], clientInfo: JSONObject? = nil,
                 principal: String? = nil, requestID: JSONRPCID? = nil) {

@@ -116,7 +116,8 @@ typedef enum bhw_op {
      * u32 op (BHW_RESULT_TEXT or BHW_RESULT_JSON), u64 length -> -. The core
      * answers it as its own size check would (BH_E_TOO_LARGE, last_error, and
      * the call then answers too_large), even where result_bytes allows more. */
-    BHW_RESULT_OVERSIZE = 43
+    BHW_RESULT_OVERSIZE = 43,
+    BHW_PROGRESS = 44     /* f64 progress, f64 total, bytes message     -> - */
 } bhw_op;
 
 typedef enum bhw_hello_outcome {

@@ -97,7 +97,7 @@ struct ServerToClientRequestTests {
         #expect(notice?["params"] == ["requestId": "bh-1", "reason": "call cancelled"])
         #expect(notice?["id"] == nil)
         // Cancelling again, or answering, changes nothing.
-        h.server.cancelRequest(id)
+        h.server.cancelRequest(id, reason: nil)
         h.send(#"{"jsonrpc":"2.0","id":"bh-1","result":{}}"#)
         #expect(outcomes.all.count == 1)
     }

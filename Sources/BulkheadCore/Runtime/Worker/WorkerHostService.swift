@@ -173,6 +173,10 @@ struct WorkerHostService {
             let kind = try r.u32(), message = try r.data()
             try r.end()
             return perCall { withChars(message) { api.result_error(call, bh_error_kind(rawValue: kind), $0, $1) } }
+        case BHW_PROGRESS:
+            let progress = Double(bitPattern: try r.u64()), total = Double(bitPattern: try r.u64()), message = try r.data()
+            try r.end()
+            return perCall { withChars(message) { api.progress(call, progress, total, $0, $1) } }
         case BHW_CAPABILITY:
             let token = try r.u64(), name = try r.data()
             try r.end()

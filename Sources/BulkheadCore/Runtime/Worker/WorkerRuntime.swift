@@ -232,7 +232,7 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
                     instance.table.pointee.log(bh_plugin(token: token), bh_log_level(rawValue: level),
                                                m.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, m.count)
                 }
-            case _ where op.rawValue >= BHW_REGISTER.rawValue && op.rawValue <= BHW_RESULT_OVERSIZE.rawValue:
+            case _ where op.rawValue >= BHW_REGISTER.rawValue && op.rawValue <= BHW_PROGRESS.rawValue:
                 guard frame.seq != 0 else { return violation(p, "a request without a number") }
                 guard let instance = boundInstance() else { return violation(p, "a request before init") }
                 let reply: WorkerHostService.Reply
