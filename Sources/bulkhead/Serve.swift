@@ -119,6 +119,7 @@ struct Serve: ParsableCommand {
                                       : "--plugins \(directory): \(problem)")
         }
         let logger = CLILogging.bootstrap(level: level, format: format)
+        let metricsRegistry = httpPlan?.bootstrapMetrics()
 
         // The protocol keeps private copies of stdin and stdout; fds 0 and 1 are
         // pointed at /dev/null and stderr before any plugin code runs, so a
@@ -172,7 +173,7 @@ struct Serve: ParsableCommand {
             do {
                 try httpPlan.serve(engine: MCPEngine(identity: identity, provider: host, configuration: engineConfiguration,
                                                      log: { message in logger.notice("\(message)") }),
-                                   host: host, audit: auditLog, defaultPrincipal: principalName, drain: drain, logger: logger)
+                                   host: host, audit: auditLog, registry: metricsRegistry, defaultPrincipal: principalName, drain: drain, logger: logger)
             } catch {
                 logger.critical("\(error)")
                 _ = host.shutdown(grace: Self.destroyGrace)

@@ -58,10 +58,19 @@ struct HTTPPlan {
 
     /// Runs until SIGTERM or SIGINT, then drains: the listener stops accepting,
     /// calls in flight get `drain`, the rest are answered unavailable, sessions end.
-    func serve(engine: MCPEngine, host: PluginHost, audit: AuditLog?, defaultPrincipal: String, drain: Duration,
-               logger: Logger) throws {
-        let registry = metricsAddress.map { _ in PrometheusCollectorRegistry() }
-        if let registry { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+    /// With `--metrics`: the Prometheus registry, bootstrapped as swift-metrics' backend.
+    /// Before anything that makes metrics (the audit log, the plugin host) is built,
+    /// since a metric made earlier would report to nobody.
+    func bootstrapMetrics() -> PrometheusCollectorRegistry? {
+        guard metricsAddress != nil else { return nil }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        CoreMetrics.enable()
+        return registry
+    }
+
+    func serve(engine: MCPEngine, host: PluginHost, audit: AuditLog?, registry: PrometheusCollectorRegistry?,
+               defaultPrincipal: String, drain: Duration, logger: Logger) throws {
 
         let jwt = oauth.map { JWTVerifier(settings: $0, resourceURL: settings.resourceURL, log: { logger.warning("\($0)") }) }
         if let jwt { try blocking { try await jwt.start() } }
@@ -80,6 +89,7 @@ struct HTTPPlan {
         if let registry, let (mhost, mport) = metricsAddress {
             services.append(ObservabilityListener.application(
                 host: mhost, port: mport, registry: registry, logger: logger,
+                beforeScrape: { CoreMetrics.recordHealth(host) },
                 ready: { Readiness.check(host: host, audit: audit) }))
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },

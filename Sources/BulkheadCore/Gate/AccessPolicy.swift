@@ -44,6 +44,20 @@ public struct AccessPolicy: Sendable {
         rules.contains { $0.allows(p, tool: tool) }
     }
 
+    /// When `p` may not call `tool` but would with a scope it lacks (a rule for this
+    /// tool and tenant names scopes): those scopes, sorted, for an OAuth step-up
+    /// challenge. Empty when no scope would help.
+    public func missingScopes(_ p: Principal, tool: String) -> [String] {
+        guard !allows(p, tool: tool) else { return [] }
+        var scopes: Set<String> = []
+        for rule in rules {
+            if let tools = rule.tools, !tools.contains(ExactKey(tool)) { continue }
+            if let tenants = rule.tenants, !tenants.contains(ExactKey(p.tenant)) { continue }
+            for s in rule.scopes { scopes.insert(s.string) }
+        }
+        return scopes.sorted()
+    }
+
     public func preapproves(_ p: Principal, tool: String) -> Bool {
         preapproved.contains { $0.allows(p, tool: tool) }
     }

@@ -33,6 +33,7 @@ struct ConsentGate: Sendable {
         guard tool.access == .write else { return done(.proceed(how: "read")) }
         if preapproved {
             if let busy = countRate() { return done(.refuse(busy)) }
+            CoreMetrics.consent("preapproved")
             return done(.proceed(how: "preapproved"))
         }
 
@@ -55,6 +56,7 @@ struct ConsentGate: Sendable {
         case .declared: break
         }
         let form = Self.form(full, principal, arguments)
+        CoreMetrics.consent("asked")
         if context.era.isStateless {
             let request: JSONObject = [Self.requestKey: ["method": "elicitation/create", "params": .object(form)]]
             return done(.ask(inputRequests: request,
@@ -115,6 +117,11 @@ struct ConsentGate: Sendable {
     private static func verdict(answer: JSONValue?, tool: String, how: String) -> Verdict {
         guard case .object(let a)? = answer, let action = a["action"]?.stringValue else {
             return .refuse(ToolErrors.result(.notAllowed, "no answer to the consent request for \(tool); nothing was changed"))
+        }
+        if action == "accept", a["content"]?.objectValue?["confirm"] == .bool(true) {
+            CoreMetrics.consent("granted")
+        } else {
+            CoreMetrics.consent("declined")
         }
         switch action {
         case "accept":

@@ -64,6 +64,10 @@ public final class PluginHost: ToolProvider {
 
     /// Loaded plugin names, in load order.
     public var pluginNames: [String] { plugins.map(\.name) }
+    /// Each loaded plugin and whether it serves now (a failed worker does not).
+    public var pluginHealth: [(name: String, serving: Bool)] { plugins.map { ($0.name, $0.runtime.serving) } }
+    /// The audit trail, when one is kept.
+    public var auditLog: AuditLog? { audit }
     /// Refused folders and why.
     public var refusals: [(folder: String, reason: String)] { board.refusals.map { ($0.folder, $0.reason) } }
 
@@ -177,7 +181,26 @@ public final class PluginHost: ToolProvider {
         // exist, so that refusals cannot be used to find out what is there.
         // The audit, which only the operator reads, tells the two apart.
         guard let entry = entries[exactly: name], entry.plugin.policy.access.allows(principal, tool: entry.tool.name) else {
+            // A caller proven by an OAuth token that would be let in with a scope it lacks
+            // is told which, so its client can ask for a token that has it (step-up).
+            if context.caller != nil, let entry = entries[exactly: name] {
+                let missing = entry.plugin.policy.access.missingScopes(principal, tool: entry.tool.name)
+                if !missing.isEmpty {
+                    let error = JSONRPCErrorObject.insufficientScope(
+                        missing, message: "the token lacks a scope \(name) needs: one of \(missing.joined(separator: ", "))")
+                    if let audit, let record {
+                        audit.record(record.fields(outcome: "insufficient_scope", plugin: entry.plugin)) { answer(.error(error)) }
+                    } else {
+                        answer(.error(error))
+                    }
+                    return nil
+                }
+            }
             let outcome = entries[exactly: name] == nil ? "unknown_tool" : "not_visible"
+            if CoreMetrics.enabled {
+                // Counted as unknown either way, as the client sees it, and under no name it chose.
+                CoreMetrics.count(plugin: "", tool: "(unknown)", outcome: "unknown_tool", kind: nil)
+            }
             if logsCalls {
                 CallLogLine.emit(logger, tool: name, principal: principal, plugin: entries[exactly: name]?.plugin.name,
                                  outcome: outcome, kind: nil, started: started)
@@ -193,17 +216,28 @@ public final class PluginHost: ToolProvider {
         }
         let plugin = entry.plugin
         // Every way the call ends below goes through here: one line each.
-        let complete: @Sendable (ToolCallOutcome) -> Void
+        let logged: @Sendable (ToolCallOutcome) -> Void
         if logsCalls {
             let logger = self.logger
-            complete = { outcome in
+            logged = { outcome in
                 let (word, kind) = CallLogLine.outcome(of: outcome)
                 CallLogLine.emit(logger, tool: name, principal: principal, plugin: plugin.name, outcome: word, kind: kind,
                                  started: started)
                 answer(outcome)
             }
         } else {
-            complete = answer
+            logged = answer
+        }
+        let complete: @Sendable (ToolCallOutcome) -> Void
+        if CoreMetrics.enabled {
+            let call = CoreMetrics.Call(plugin: plugin.name, tool: entry.tool.name)
+            complete = { outcome in
+                let (word, kind) = CallLogLine.outcome(of: outcome)
+                call.finished(outcome: word, kind: kind)
+                logged(outcome)
+            }
+        } else {
+            complete = logged
         }
         let audit = self.audit
         let access = entry.tool.access.rawValue

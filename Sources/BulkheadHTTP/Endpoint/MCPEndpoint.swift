@@ -286,7 +286,12 @@ final class MCPEndpoint: Sendable {
             cleanup()
             var headers = extraHeaders
             headers[.contentType] = "application/json"
-            let status = stateless ? Self.status(ofResponse: bytes) : .ok
+            var status = stateless ? Self.status(ofResponse: bytes) : .ok
+            if Self.errorCode(bytes) == JSONRPCErrorObject.insufficientScopeCode {
+                // RFC 6750 §3.1: a good token without the scope is 403, with every scope needed in one challenge.
+                status = .forbidden
+                headers[.wwwAuthenticate] = Challenge.insufficientScope(Self.requiredScopes(bytes), metadata: metadata)
+            }
             metrics.response(status.code)
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         case nil, .closed?:
@@ -400,6 +405,14 @@ final class MCPEndpoint: Sendable {
         return nil
     }
 
+    /// `error.data.requiredScopes` of an insufficient-scope error.
+    static func requiredScopes(_ bytes: [UInt8]) -> [String] {
+        guard let value = try? JSONValue.parse(bytes),
+              case .array(let scopes)? = value.objectValue?["error"]?.objectValue?["data"]?.objectValue?["requiredScopes"]
+        else { return [] }
+        return scopes.compactMap(\.stringValue)
+    }
+
     static func jsonError(_ status: HTTPResponse.Status, id: JSONRPCID?, _ error: JSONRPCErrorObject) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
@@ -433,7 +446,7 @@ final class MCPEndpoint: Sendable {
                 return .refused(Self.jsonError(.requestTimeout, id: nil, .invalidRequest("the request body took too long to arrive")))
             }
             return .bytes(Array(buffer.readableBytesView))
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             return .refused(Self.jsonError(.contentTooLarge, id: nil,
                                            .invalidRequest("the request body is over the \(limit)-byte limit")))
         } catch {

@@ -38,7 +38,9 @@ struct OriginGuard: Sendable {
             }
             if !ok { return .forbidden("Host \(Self.printable(host)) is not a name this server answers to") }
         }
-        if let origin, origin != "null" || !allowedOrigins.isEmpty {
+        // "null" is what sandboxed frames and file: pages send: a browser context
+        // like any other, refused unless the operator allowed it by name.
+        if let origin {
             let normalized = Self.normalizeOrigin(origin)
             if allowedOrigins.contains(normalized) { return .allowed }
             if settings.bindsLoopback, let authority = Self.authority(of: normalized),

@@ -10,9 +10,11 @@ import ServiceLifecycle
 /// only the monitoring network reaches, and needs no token.
 public enum ObservabilityListener {
     public static func application(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
+                                   beforeScrape: @escaping @Sendable () -> Void,
                                    ready: @escaping @Sendable () -> (Bool, String)) -> some Service {
         let router = Router()
         router.get("metrics") { _, _ in
+            beforeScrape()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))

@@ -27,6 +27,9 @@ public struct JSONRPCErrorObject: Error, Sendable, Hashable, CustomStringConvert
     public static let invalidParamsCode = -32602
     /// Internal error.
     public static let internalErrorCode = -32603
+    /// The caller's token is good but lacks a scope the request needs (over HTTP: 403
+    /// with an `insufficient_scope` challenge); `data.requiredScopes` names them.
+    public static let insufficientScopeCode = -32003
     /// MCP 2026-07-28 over HTTP: a required `Mcp-*` header is missing or disagrees with the body.
     public static let headerMismatchCode = -32020
     /// MCP 2026-07-28: the request needs a client capability it did not declare.
@@ -47,6 +50,11 @@ public struct JSONRPCErrorObject: Error, Sendable, Hashable, CustomStringConvert
     /// `-32601`, with the method name as `data` (as the Python SDK sends it).
     public static func methodNotFound(_ method: String) -> JSONRPCErrorObject {
         JSONRPCErrorObject(code: methodNotFoundCode, message: "Method not found", data: .string(method))
+    }
+
+    public static func insufficientScope(_ scopes: [String], message: String) -> JSONRPCErrorObject {
+        JSONRPCErrorObject(code: insufficientScopeCode, message: message,
+                           data: .object(["requiredScopes": .array(scopes.map { .string($0) })]))
     }
 
     public static func headerMismatch(_ message: String) -> JSONRPCErrorObject {

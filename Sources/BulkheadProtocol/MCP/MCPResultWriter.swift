@@ -45,7 +45,7 @@ struct MCPResultWriter: Sendable {
             if i > 0 { discover.append(UInt8(ascii: ",")) }
             JSONOutput.writeString(version, into: &discover)
         }
-        discover.appendLiteral(#"],"capabilities":{"tools":{"listChanged":false}}"#)
+        discover.appendLiteral(#"],"capabilities":{"tools":{"listChanged":false},"logging":{}}"#)
         if let instructions = identity.instructions {
             discover.appendLiteral(#","instructions":"#)
             JSONOutput.writeString(instructions, into: &discover)
@@ -72,7 +72,7 @@ struct MCPResultWriter: Sendable {
     func initializeResult(protocolVersion: String, into out: inout [UInt8]) {
         out.appendLiteral(#"{"protocolVersion":"#)
         JSONOutput.writeString(protocolVersion, into: &out)
-        out.appendLiteral(#","capabilities":{"tools":{"listChanged":false}},"serverInfo":"#)
+        out.appendLiteral(#","capabilities":{"tools":{"listChanged":false},"logging":{}},"serverInfo":"#)
         out.append(contentsOf: serverInfo)
         if let instructions {
             out.appendLiteral(#","instructions":"#)
