@@ -17,7 +17,7 @@ public enum ObservabilityListener {
             beforeScrape()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: MetricHelp.annotate(registry.emitToBuffer()))))
         }
         router.get("healthz") { _, _ in text(.ok, "ok\n") }
         router.get("readyz") { _, _ in
