@@ -27,7 +27,7 @@ WORKER_DEPS   := $(WORKER_SRCS) $(wildcard Sources/bulkhead-worker/*.h) include/
 SWIFT_RUN = env -u CC -u CFLAGS $(SWIFT)
 PLUGIN_MAKE = $(MAKE) -s CC="$(CC)" CFLAGS_PLUGIN="$(CFLAGS_PLUGIN)"
 
-.PHONY: all deps test-deps build worker plugins fixtures run test swift-test worker-test e2e-test check-plugins venv clean
+.PHONY: all deps test-deps build worker plugins fixtures run run-http test swift-test worker-test e2e-test check-plugins venv clean
 
 # The Debian packages in scripts/debian-packages, checked (and installed where
 # this may) before anything compiles.
@@ -62,6 +62,13 @@ PRINCIPAL ?=
 run:
 	@$(MAKE) --no-print-directory -s build >&2
 	@exec $(BIN) serve --plugins plugins --config bulkhead.toml --audit var/audit.jsonl $(if $(PRINCIPAL),--principal $(PRINCIPAL))
+
+# Streamable HTTP on loopback (http://127.0.0.1:8080/mcp unless HTTP=host:port), as
+# the default principal, since the example configuration issues no tokens.
+HTTP ?= 127.0.0.1:8080
+run-http:
+	@$(MAKE) --no-print-directory -s build >&2
+	@exec $(BIN) serve --plugins plugins --config bulkhead.toml --audit var/audit.jsonl --http $(HTTP)
 
 check-plugins: build
 	@for m in plugins/*/manifest.toml; do $(BIN) check $$(dirname $$m) || exit 1; done

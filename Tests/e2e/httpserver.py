@@ -20,7 +20,7 @@ from conftest import REPO
 
 MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
-URL_LINE = re.compile(r"serving Streamable HTTP at (http://\S+)")
+URL_LINE = re.compile(r"serving Streamable HTTP at (https?://\S+)")
 METRICS_LINE = re.compile(r"serving metrics at (http://\S+)/metrics")
 
 
