@@ -107,3 +107,37 @@ def test_sigterm_lets_calls_finish_answers_the_rest_and_exits_0(bulkhead_bin, pl
     verify = subprocess.run([str(bulkhead_bin), "audit", "verify", str(tmp_path / "audit.jsonl")],
                             capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def wrk_lines(out: str) -> dict[str, float]:
+    got = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("requests", "errors", "bad_answers", "rps", "p50_us", "p99_us"):
+            got[parts[0]] = float(parts[1])
+    return got
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_1000_connections_and_100000_calls_without_an_error(bulkhead_bin, plugin_dir, tmp_path):
+    pd = plugin_dir("bench")
+    srv = start_http(bulkhead_bin, pd.path, tmp_path, config=token_config(tmp_path), metrics=True)
+    try:
+        env = {"MCP_TOOL": "bench__add", "MCP_TOKEN": TOKENS["alice"], "MCP_QUOTA": "50000",
+               "PATH": "/usr/bin:/bin"}
+        r = subprocess.run(["wrk", "-t2", "-c1000", "-d180s", "--timeout", "30s", "-s",
+                            str(REPO / "scripts" / "bench" / "mcp_call.lua"), srv.url],
+                           capture_output=True, text=True, env=env, timeout=240)
+        got = wrk_lines(r.stdout)
+        assert got.get("requests", 0) >= 100_000, r.stdout + r.stderr
+        assert got["errors"] == 0 and got["bad_answers"] == 0, r.stdout + r.stderr
+        text = httpx2.get(srv.metrics + "/metrics").text
+        ok = metric(text, "bulkhead_calls_total", plugin="bench", tool="add", outcome="ok")
+        assert ok >= got["requests"], (ok, got)
+    finally:
+        assert srv.stop() == 0
+    verify = subprocess.run([str(bulkhead_bin), "audit", "verify", str(tmp_path / "audit.jsonl")],
+                            capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    records = sum(1 for line in (tmp_path / "audit.jsonl").open() if '"bench__add"' in line)
+    assert records >= got["requests"], (records, got)

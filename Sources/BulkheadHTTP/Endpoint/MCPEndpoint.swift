@@ -39,6 +39,7 @@ final class MCPEndpoint: Sendable {
     let originGuard: OriginGuard
     let sessions: SessionTable
     let watch = ConnectionWatch()
+    let keepAlive: KeepAlive
     let logger: Logger
     let metrics: HTTPMetrics
     /// Engines of 2026-07-28 requests still being answered, for the drain.
@@ -52,6 +53,7 @@ final class MCPEndpoint: Sendable {
         self.metadata = metadata
         self.originGuard = OriginGuard(settings: settings)
         self.sessions = SessionTable(maxSessions: settings.maxSessions, idleSeconds: settings.sessionIdleSeconds)
+        self.keepAlive = KeepAlive(interval: .milliseconds(Int64(settings.keepAliveSeconds * 1000)))
         self.logger = logger
         self.metrics = metrics
     }
@@ -307,15 +309,8 @@ final class MCPEndpoint: Sendable {
         }
     }
 
-    private func startTicker(_ exchange: Exchange) -> Task<Void, Never> {
-        let interval = Duration.milliseconds(Int64(settings.keepAliveSeconds * 1000))
-        return Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled || exchange.isFinished { return }
-                exchange.tick()
-            }
-        }
+    private func startTicker(_ exchange: Exchange) -> KeepAlive.Registration {
+        keepAlive.register(exchange)
     }
 
     private func streamResponse(_ exchange: Exchange, first: Exchange.Event?, extraHeaders: HTTPFields,
@@ -427,31 +422,30 @@ final class MCPEndpoint: Sendable {
         case refused(Response)
     }
 
+    /// The body, up to the cap, within the time allowed. Read chunk by chunk
+    /// with no timer of its own: a client that sends nothing at all is closed by
+    /// the connection's idle timeout, and one that trickles is refused here once
+    /// its time is up.
     private func readBody(_ request: Request) async -> Body {
-        let body = request.body
         let limit = settings.maxBodyBytes
-        let timeout = Duration.milliseconds(Int64(settings.bodyTimeoutSeconds * 1000))
+        let deadline = ContinuousClock.now + .milliseconds(Int64(settings.bodyTimeoutSeconds * 1000))
+        var bytes: [UInt8] = []
         do {
-            let buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-                group.addTask { try await body.collect(upTo: limit) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
+            for try await chunk in request.body {
+                guard bytes.count + chunk.readableBytes <= limit else {
+                    return .refused(Self.jsonError(.contentTooLarge, id: nil,
+                                                   .invalidRequest("the request body is over the \(limit)-byte limit")))
                 }
-                let first = try await group.next()!
-                group.cancelAll()
-                return first
+                bytes.append(contentsOf: chunk.readableBytesView)
+                if ContinuousClock.now > deadline {
+                    return .refused(Self.jsonError(.requestTimeout, id: nil,
+                                                   .invalidRequest("the request body took too long to arrive")))
+                }
             }
-            guard let buffer else {
-                return .refused(Self.jsonError(.requestTimeout, id: nil, .invalidRequest("the request body took too long to arrive")))
-            }
-            return .bytes(Array(buffer.readableBytesView))
-        } catch is NIOTooManyBytesError {
-            return .refused(Self.jsonError(.contentTooLarge, id: nil,
-                                           .invalidRequest("the request body is over the \(limit)-byte limit")))
         } catch {
             return .refused(Self.jsonError(.badRequest, id: nil, .invalidRequest("the request body could not be read")))
         }
+        return .bytes(bytes)
     }
 
     // MARK: Shutdown

@@ -8,6 +8,7 @@ public struct MCPEngine: Sendable {
     public var provider: any ToolProvider
     public var configuration: MCPServerConfiguration
     public var log: @Sendable (String) -> Void
+    private let template: MCPServer.Template
 
     public init(identity: ServerIdentity, provider: any ToolProvider, configuration: MCPServerConfiguration,
                 log: @escaping @Sendable (String) -> Void) {
@@ -15,10 +16,10 @@ public struct MCPEngine: Sendable {
         self.provider = provider
         self.configuration = configuration
         self.log = log
+        self.template = MCPServer.Template(identity: identity, provider: provider, configuration: configuration, log: log)
     }
 
     func makeServer(principal: String?, sink: any MessageSink) -> MCPServer {
-        MCPServer(identity: identity, provider: provider, principal: principal, sink: sink, log: log,
-                  configuration: configuration)
+        MCPServer(template: template, principal: principal, sink: sink)
     }
 }

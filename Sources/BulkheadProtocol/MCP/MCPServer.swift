@@ -34,17 +34,42 @@ public final class MCPServer: Sendable {
                   configuration: MCPServerConfiguration())
     }
 
-    public init(identity: ServerIdentity, provider: any ToolProvider, principal: String?, sink: any MessageSink,
-                log: @escaping @Sendable (String) -> Void, configuration: MCPServerConfiguration)
+    public convenience init(identity: ServerIdentity, provider: any ToolProvider, principal: String?, sink: any MessageSink,
+                            log: @escaping @Sendable (String) -> Void, configuration: MCPServerConfiguration)
     {
-        self.identity = identity
-        self.provider = provider
+        self.init(template: Template(identity: identity, provider: provider, configuration: configuration, log: log),
+                  principal: principal, sink: sink)
+    }
+
+    /// An engine made from a template, for a transport that makes one per request
+    /// or per session: the parts that never change are rendered once, in the template.
+    public init(template: Template, principal: String?, sink: any MessageSink) {
+        self.identity = template.identity
+        self.provider = template.provider
         self.principal = principal
         self.sink = sink
-        self.log = log
-        self.configuration = configuration
-        self.results = MCPResultWriter(identity: identity, configuration: configuration)
+        self.log = template.log
+        self.configuration = template.configuration
+        self.results = template.results
         self.state = ConditionLock(ServerState())
+    }
+
+    /// Everything engines of one server share.
+    public final class Template: Sendable {
+        let identity: ServerIdentity
+        let provider: any ToolProvider
+        let configuration: MCPServerConfiguration
+        let log: @Sendable (String) -> Void
+        let results: MCPResultWriter
+
+        public init(identity: ServerIdentity, provider: any ToolProvider, configuration: MCPServerConfiguration,
+                    log: @escaping @Sendable (String) -> Void) {
+            self.identity = identity
+            self.provider = provider
+            self.configuration = configuration
+            self.log = log
+            self.results = MCPResultWriter(identity: identity, configuration: configuration)
+        }
     }
 
     // MARK: Incoming messages
