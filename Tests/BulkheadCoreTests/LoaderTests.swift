@@ -139,7 +139,7 @@ import Testing
         _ = Self.plugin(dir, "good")
         _ = Self.plugin(dir, "extra", defines: ["EXTRA_TOOL"])
         _ = Self.plugin(dir, "failing", defines: ["FAIL_INIT"])
-        _ = Self.plugin(dir, "wrongabi", manifest: Self.manifest.replacingOccurrences(of: "abi = \"1.0\"", with: "abi = \"2.0\""))
+        _ = Self.plugin(dir, "wrongabi", manifest: Self.manifest.replacingOccurrences(of: "abi = \"1.1\"", with: "abi = \"2.0\""))
         let twin = Self.plugin(dir, "twin")
         dir.write("twin/manifest.toml", Self.manifest.replacingOccurrences(of: "%NAME%", with: "good"))
         _ = twin
@@ -155,7 +155,7 @@ import Testing
         #expect(reasons["extra"]?.contains("tool 'extra' registered by the plugin is not in the manifest") == true)
         #expect(reasons["failing"]?.contains("init failed") == true)
         #expect(reasons["failing"]?.contains("BH_E_FAILED") == true)
-        #expect(reasons["wrongabi"]?.contains("2.0") == true && reasons["wrongabi"]?.contains("1.0") == true)
+        #expect(reasons["wrongabi"]?.contains("2.0") == true && reasons["wrongabi"]?.contains("1.1") == true)
         #expect(reasons["twin"]?.contains("already taken") == true)
         #expect(reasons["nolib"]?.contains("libp.so") == true)
         #expect(Self.text(Self.call(host, "good__add", ["a": 1, "b": 2])) == "3")

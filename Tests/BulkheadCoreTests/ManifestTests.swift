@@ -34,7 +34,7 @@ import Testing
     @Test func parsesTablesAndJSONStringsAsSchemas() throws {
         let m = try PluginManifest.parse(TOMLDocument.parse(Self.good))
         #expect(m.name == "docs")
-        #expect(m.abi == ABIVersion(major: 1, minor: 0))
+        #expect(m.abi == ABIVersion(major: 1, minor: 1))
         #expect(m.tools.map(\.name) == ["search", "fetch"])
         #expect(m.tools[0].access == .read)
         #expect(m.tools[0].inputSchema["required"] == .array(["query"]))

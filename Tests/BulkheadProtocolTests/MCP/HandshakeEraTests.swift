@@ -15,7 +15,7 @@ struct HandshakeEraTests {
         let response = h.call(1, "initialize", initializeParams)
         let result = response.result
         #expect(result?["protocolVersion"] == "2025-06-18")
-        #expect(result?["capabilities"] == ["tools": ["listChanged": false]])
+        #expect(result?["capabilities"] == ["tools": ["listChanged": false], "logging": [:]])
         #expect(result?["serverInfo"] == ["name": "bulkhead-test", "version": "9.9.9", "title": "Bulkhead Test"])
         #expect(result?["instructions"] == "Use the tools.")
         // Handshake-era results carry no stateless fields.

@@ -15,7 +15,7 @@ struct StatelessEraTests {
             result
                 == [
                     "supportedVersions": ["2026-07-28", "2025-11-25"],
-                    "capabilities": ["tools": ["listChanged": false]],
+                    "capabilities": ["tools": ["listChanged": false], "logging": [:]],
                     "instructions": "Use the tools.",
                     "ttlMs": 0,
                     "cacheScope": "private",
