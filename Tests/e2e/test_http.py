@@ -128,7 +128,7 @@ def test_sdk_over_http_lists_and_calls_every_example_plugin(token_server, mode):
 
 
 def test_two_principals_concurrently_see_their_own_and_are_audited(token_server):
-    srv = token_server("docs", "bench")
+    srv = token_server("docs", "bench", "deployments")
     seen: dict[str, Any] = {}
 
     async def as_(name):
@@ -147,6 +147,9 @@ def test_two_principals_concurrently_see_their_own_and_are_audited(token_server)
             tg.start_soon(as_, "bob")
 
     anyio.run(main)
+    # Different lists: only alice holds deployments.read.
+    assert "deployments__status" in seen["alice"][0] and "deployments__status" not in seen["bob"][0]
+    assert "docs__search" in seen["alice"][0] and "docs__search" in seen["bob"][0]
     assert seen["alice"][1] and all(s.startswith("acme/") for s in seen["alice"][1])
     assert seen["bob"][1] and all(s.startswith("globex/") for s in seen["bob"][1])
     srv.stop()
