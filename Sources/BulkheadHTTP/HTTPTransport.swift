@@ -15,10 +15,13 @@ public final class HTTPTransport: Sendable {
     /// - Parameters:
     ///   - oauth: the issuer's settings when OAuth access tokens are accepted; its
     ///     metadata is then served unauthenticated at the well-known paths.
-    public init(engine: MCPEngine, settings: HTTPSettings, authenticator: Authenticator, oauth: OAuthSettings?,
-                logger: Logger) {
+    let resource: ResourceURL
+
+    public init(engine: MCPEngine, settings: HTTPSettings, resource: ResourceURL, authenticator: Authenticator,
+                oauth: OAuthSettings?, logger: Logger) {
+        self.resource = resource
         let metadata = oauth.map {
-            ResourceMetadata(resource: settings.resourceURL,
+            ResourceMetadata(resourceURL: resource,
                              authorizationServers: $0.authorizationServers.isEmpty ? $0.issuers : $0.authorizationServers,
                              scopesSupported: $0.scopesSupported)
         }
@@ -51,7 +54,11 @@ public final class HTTPTransport: Sendable {
             configuration: ApplicationConfiguration(
                 address: .hostname(settings.host, port: settings.port), serverName: nil, backlog: 1024,
                 availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            onServerRunning: { [resource, settings] channel in
+                let port = channel.localAddress?.port ?? 0
+                resource.bound(port: port, settings: settings)
+                await onRunning(port)
+            },
             logger: logger
         )
     }

@@ -72,15 +72,15 @@ struct HTTPPlan {
     func serve(engine: MCPEngine, host: PluginHost, audit: AuditLog?, registry: PrometheusCollectorRegistry?,
                defaultPrincipal: String, drain: Duration, logger: Logger) throws {
 
-        let jwt = oauth.map { JWTVerifier(settings: $0, resourceURL: settings.resourceURL, log: { logger.warning("\($0)") }) }
+        let resource = ResourceURL(settings)
+        let jwt = oauth.map { JWTVerifier(settings: $0, resource: resource, log: { logger.warning("\($0)") }) }
         if let jwt { try blocking { try await jwt.start() } }
         let authenticator = Authenticator(apiTokens: apiTokens, jwt: jwt, anonymousPrincipal: defaultPrincipal)
         if !authenticator.required {
             logger.warning("http: no token is configured: every request on this loopback listener is served as '\(defaultPrincipal)'")
         }
-        let transport = HTTPTransport(engine: engine, settings: settings, authenticator: authenticator, oauth: oauth,
-                                      logger: logger)
-        let resource = settings.resourceURL
+        let transport = HTTPTransport(engine: engine, settings: settings, resource: resource,
+                                      authenticator: authenticator, oauth: oauth, logger: logger)
         let bound = settings
         var services: [any Service] = [transport.application { port in
             let url = bound.publicURL ?? "http://\(bound.host.contains(":") ? "[\(bound.host)]" : bound.host):\(port)/mcp"
@@ -107,7 +107,6 @@ struct HTTPPlan {
                 return true
             }
         }
-        _ = resource
         try blocking { try await group.run() }
         if let task = draining.withLock({ $0 }) { blocking { await task.value } }
     }

@@ -86,7 +86,9 @@ struct HTTPPartsTests {
     @Test func claimsAreCheckedEachWithItsOwnReason() {
         var settings = OAuthSettings(issuers: ["https://issuer.test/"])
         settings.tenantClaim = "org"
-        let verifier = JWTVerifier(settings: settings, resourceURL: "https://mcp.test/mcp", log: { _ in })
+        var http = HTTPSettings()
+        http.publicURL = "https://mcp.test/mcp"
+        let verifier = JWTVerifier(settings: settings, resource: ResourceURL(http), log: { _ in })
         let now = 1_800_000_000.0
         let good: JSONObject = ["iss": "https://issuer.test/", "aud": ["x", "https://mcp.test/mcp"], "exp": .double(now + 60),
                                 "sub": "u1", "org": "acme", "scope": "a b"]
@@ -117,7 +119,9 @@ struct HTTPPartsTests {
     }
 
     @Test func metadataIsServedAtThePathInsertedURL() {
-        let m = ResourceMetadata(resource: "https://h.example/team/mcp", authorizationServers: ["https://as/"], scopesSupported: [])
+        var http = HTTPSettings()
+        http.publicURL = "https://h.example/team/mcp"
+        let m = ResourceMetadata(resourceURL: ResourceURL(http), authorizationServers: ["https://as/"], scopesSupported: [])
         #expect(m.url == "https://h.example/.well-known/oauth-protected-resource/team/mcp")
         #expect(m.paths == ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/team/mcp"])
     }

@@ -233,8 +233,8 @@ def hello_and_init(w, threads=4):
     f.end()
     if not check(outcome == HELLO_OK, "HELLO outcome OK", f"outcome {outcome}: {detail.decode(errors='replace')}"):
         return False
-    check(magic == ABI_MAGIC and (major, minor) == (1, 0) and has_init == 1,
-          "HELLO: magic, ABI 1.0, has_init", f"magic {magic:#x}, abi {major}.{minor}, has_init {has_init}")
+    check(magic == ABI_MAGIC and (major, minor) == (1, 1) and has_init == 1,
+          "HELLO: magic, ABI 1.1, has_init", f"magic {magic:#x}, abi {major}.{minor}, has_init {has_init}")
     print(f"     walls up: {walls:#x}")
     send(w.sock, INIT, payload=u64(0xB1) + u32(threads))
     fr = until(w, INIT_DONE)

@@ -8,7 +8,9 @@ import Synchronization
 ///
 /// - Keys without a `kid`, symmetric keys (`oct`) and keys not for signatures
 ///   are dropped: a token must name its key, and an HMAC key could be forged
-///   from the public set.
+///   from the public set. So is a key that does not load (a curve or size
+///   jwt-kit does not take, say): one such key in the issuer's set must not
+///   make the others unusable, at start or at a rotation.
 /// - A token naming an unknown `kid` triggers one fetch, at most once per
 ///   `jwksRefreshMinimumSeconds` (an issuer that rotated its keys is followed;
 ///   anyone sending made-up `kid`s cannot hammer it); a URL's keys are also
@@ -105,36 +107,46 @@ final class JWKSKeys: Sendable {
         case .url(let url):
             text = try await Self.download(url)
         }
-        let (json, kids) = try Self.signingKeys(text, source: source.description)
+        let candidates = try Self.signingKeys(text, source: source.description)
+        // One key at a time: jwt-kit stops at the first key it cannot load.
         let collection = JWTKeyCollection()
-        do {
-            try await collection.add(jwksJSON: json)
-        } catch {
-            throw LoadError(description: "\(source.description): the keys do not load: \(error)")
+        var kids: Set<String> = []
+        var dropped: [String] = []
+        for (kid, key) in candidates {
+            let one = String(decoding: JSONValue.object(["keys": .array([key])]).serialized(), as: UTF8.self)
+            do {
+                try await collection.add(jwksJSON: one)
+                kids.insert(kid)
+            } catch {
+                dropped.append("kid \(kid): \(error)")
+            }
+        }
+        guard !kids.isEmpty else {
+            throw LoadError(description: "\(source.description): the keys do not load: \(dropped.joined(separator: "; "))")
+        }
+        if !dropped.isEmpty {
+            log("oauth: \(source.description): ignoring \(dropped.count) key(s) that do not load: \(dropped.joined(separator: "; "))")
         }
         return Snapshot(collection: collection, kids: kids, loadedAt: Monotonic.nanoseconds())
     }
 
-    /// The usable keys of a JWKS document, re-serialized, and their ids.
-    static func signingKeys(_ text: String, source: String) throws -> (String, Set<String>) {
+    /// The usable keys of a JWKS document, each with its id.
+    static func signingKeys(_ text: String, source: String) throws -> [(kid: String, key: JSONValue)] {
         guard let doc = try? JSONValue.parse(Array(text.utf8)), case .array(let keys)? = doc.objectValue?["keys"] else {
             throw LoadError(description: "\(source) is not a JWKS document ({\"keys\": [...]})")
         }
-        var kept: [JSONValue] = []
-        var kids: Set<String> = []
+        var kept: [(kid: String, key: JSONValue)] = []
         for key in keys {
             guard let o = key.objectValue, let kid = o["kid"]?.stringValue, !kid.isEmpty,
                   let kty = o["kty"]?.stringValue, ["RSA", "EC", "OKP"].contains(kty) else { continue }
             if let use = o["use"]?.stringValue, use != "sig" { continue }
             if let alg = o["alg"]?.stringValue, !OAuthSettings.algorithms.contains(alg) { continue }
-            kept.append(key)
-            kids.insert(kid)
+            kept.append((kid, key))
         }
         guard !kept.isEmpty else {
             throw LoadError(description: "\(source) has no usable signing key (each needs a kid and kty RSA, EC or OKP)")
         }
-        let json = JSONValue.object(["keys": .array(kept)]).serialized()
-        return (String(decoding: json, as: UTF8.self), kids)
+        return kept
     }
 
     /// GET with the core's libcurl client, on a thread of its own (it blocks).

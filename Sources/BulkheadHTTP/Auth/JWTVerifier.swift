@@ -18,12 +18,14 @@ import JWTKit
 ///    `scp` (list or string).
 public final class JWTVerifier: Sendable {
     let settings: OAuthSettings
-    let audiences: Set<String>
+    let configuredAudiences: Set<String>
+    let resource: ResourceURL
     let keys: JWKSKeys
 
-    public init(settings: OAuthSettings, resourceURL: String, log: @escaping @Sendable (String) -> Void) {
+    public init(settings: OAuthSettings, resource: ResourceURL, log: @escaping @Sendable (String) -> Void) {
         self.settings = settings
-        self.audiences = Set(settings.audiences.isEmpty ? [resourceURL] : settings.audiences)
+        self.configuredAudiences = Set(settings.audiences)
+        self.resource = resource
         let source: JWKSKeys.Source = settings.jwksFile.map { .file($0) } ?? .url(settings.jwksURL ?? "")
         self.keys = JWKSKeys(source: source, minimumRefreshSeconds: settings.jwksRefreshMinimumSeconds,
                              cacheSeconds: settings.jwksCacheSeconds, log: log)
@@ -94,6 +96,7 @@ public final class JWTVerifier: Sendable {
         case .array(let a)?: aud = a.compactMap(\.stringValue)
         default: aud = []
         }
+        let audiences = configuredAudiences.isEmpty ? [resource.value] : configuredAudiences
         guard aud.contains(where: audiences.contains) else {
             return Self.fail("wrong_audience", "the token was not issued for this resource (aud)")
         }

@@ -3,7 +3,8 @@ import BulkheadProtocol
 /// RFC 9728 protected-resource metadata and the RFC 6750 challenges that point to it.
 struct ResourceMetadata: Sendable {
     /// The endpoint's URL, exactly as clients use it (RFC 9728 §3.3: they compare).
-    let resource: String
+    let resourceURL: ResourceURL
+    var resource: String { resourceURL.value }
     let authorizationServers: [String]
     let scopesSupported: [String]
 
