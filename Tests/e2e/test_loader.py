@@ -18,7 +18,7 @@ def manifest(name: str) -> dict:
 def expected_reason(name: str) -> list[str]:
     """Substrings the refusal line (and `check`'s problem line) must contain, per fixture."""
     return {
-        "wrong_abi": ["ABI", "2.0", "1.0"],
+        "wrong_abi": ["ABI", "2.0", "1.1"],
         "newer_minor": ["ABI", "1.99"],
         "bad_magic": ["magic"],
         "init_fails": ["init"],
