@@ -397,3 +397,41 @@ def test_closing_the_response_stream_cancels_the_call(local_server):
         time.sleep(0.1)
     else:
         raise AssertionError("the sleep was not cancelled when its client went away: " + r.text)
+
+
+# --------------------------------------------------------------------------- progress and log lines
+
+
+def test_progress_and_log_lines_reach_only_a_client_that_asked(local_server):
+    srv = local_server()
+    asked = post_modern(srv.url, "tools/call", {
+        "name": "echo__sleep", "arguments": {"ms": 350},
+        "_meta": modern_meta(progressToken="p-1", **{"io.modelcontextprotocol/logLevel": "info"})}, id=5)
+    assert asked.headers["content-type"].startswith("text/event-stream"), asked.headers
+    msgs = messages(asked)
+    progress = [m["params"] for m in msgs if m.get("method") == "notifications/progress"]
+    logs = [m["params"] for m in msgs if m.get("method") == "notifications/message"]
+    assert msgs[-1]["id"] == 5 and msgs[-1]["result"]["content"][0]["text"] == "slept"
+    assert all("id" not in m for m in msgs[:-1])  # only notifications before the response
+    assert len(progress) >= 3 and all(p["progressToken"] == "p-1" and p["total"] == 350 for p in progress)
+    values = [p["progress"] for p in progress]
+    assert values == sorted(values) and len(set(values)) == len(values), values
+    assert [l["data"] for l in logs] == ["sleep started"] and logs[0]["logger"] == "echo" and logs[0]["level"] == "info"
+    # debug is below the level asked for; a client that asked for nothing hears nothing.
+    quiet = post_modern(srv.url, "tools/call", {"name": "echo__sleep", "arguments": {"ms": 250}}, id=6)
+    assert quiet.headers["content-type"].startswith("application/json")
+    assert quiet.json()["result"]["content"][0]["text"] == "slept"
+
+
+def test_legacy_sessions_set_their_log_level(local_server):
+    srv = local_server()
+    sid = legacy_init(srv.url, None)
+    assert legacy_post(srv.url, sid, None, {"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel",
+                                            "params": {"level": "debug"}}).json()["result"] == {}
+    r = legacy_post(srv.url, sid, None, {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                                         "params": {"name": "echo__sleep", "arguments": {"ms": 50},
+                                                    "_meta": {"progressToken": 9}}})
+    msgs = messages(r)
+    assert [m["params"]["data"] for m in msgs if m.get("method") == "notifications/message"] == ["sleep started", "sleep ended"]
+    assert any(m.get("method") == "notifications/progress" and m["params"]["progressToken"] == 9 for m in msgs)
+    assert msgs[-1]["id"] == 3

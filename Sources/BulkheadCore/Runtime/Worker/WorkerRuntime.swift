@@ -228,9 +228,18 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
                     logger.warning("plugin '\(launch.plugin)' worker logged under a handle that is not its own: line dropped")
                     return
                 }
-                message.withUnsafeBufferPointer { m in
-                    instance.table.pointee.log(bh_plugin(token: token), bh_log_level(rawValue: level),
-                                               m.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, m.count)
+                let log = {
+                    message.withUnsafeBufferPointer { m in
+                        instance.table.pointee.log(bh_plugin(token: token), bh_log_level(rawValue: level),
+                                                   m.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, m.count)
+                    }
+                }
+                // Logged from inside a call: as in-process, the line is that call's too
+                // (a client that asked hears it as notifications/message).
+                if frame.call != 0, let call = inFlight(frame.call) {
+                    CurrentCall.with(token: frame.call, state: call, log)
+                } else {
+                    log()
                 }
             case _ where op.rawValue >= BHW_REGISTER.rawValue && op.rawValue <= BHW_PROGRESS.rawValue:
                 guard frame.seq != 0 else { return violation(p, "a request without a number") }
