@@ -147,11 +147,13 @@ final class MCPEndpoint: Sendable {
         case .request(let id, let method, let params):
             // The handshake is not part of this era, whatever the body says.
             if method == "initialize" { return Self.jsonError(.notFound, id: id, .methodNotFound(method)) }
-            if let problem = MCPServer.statelessEnvelopeProblem(params) {
-                return Self.jsonError(.badRequest, id: id, problem)
-            }
+            // Headers first: a version the header and `_meta` disagree on is -32020, and
+            // -32022 only when both name the same unsupported version.
             if let mismatch = HeaderRules.mismatch(method: method, params: params, headers: headers) {
                 return Self.jsonError(.badRequest, id: id, mismatch)
+            }
+            if let problem = MCPServer.statelessEnvelopeProblem(params) {
+                return Self.jsonError(.badRequest, id: id, problem)
             }
             let exchange = Exchange()
             let server = engine.makeServer(principal: principal, sink: ExchangeSink(exchange: exchange))
@@ -185,6 +187,12 @@ final class MCPEndpoint: Sendable {
                 watch.detach(exchange, from: channel)
                 session.router.unregister(id, exchange)
             } onClientGone: {}
+        }
+        if case .request(let id, _, let params) = message,
+           let bodyVersion = params?["_meta"]?.objectValue?[MCPProtocol.protocolVersionKey]?.stringValue {
+            // A 2026-07-28 envelope under a handshake-era header: the two disagree.
+            return Self.jsonError(.badRequest, id: id, .headerMismatch(
+                "the MCP-Protocol-Version header does not match params._meta's protocol version (\(bodyVersion))"))
         }
         guard let sessionID = headers("mcp-session-id") else {
             return Self.jsonError(.badRequest, id: message.id,
