@@ -11,8 +11,26 @@ CC          ?= cc
 PYTHON      ?= python3
 VENV        ?= .venv
 CONFIG      ?= release
-BIN         := .build/$(CONFIG)/bulkhead
-WORKER      := .build/$(CONFIG)/bulkhead-worker
+# The test suite builds once: release, with testing enabled, in a scratch path of
+# its own. Unit and end-to-end tests then share one compilation of the
+# dependencies (a debug build for `swift test` plus a release one for the binary
+# would compile them twice), and the .build/ of `make build` is left alone.
+# BULKHEAD_TEST_BUILD=1 (set by `make test` for what it runs) points every
+# target at that build, so a test's own `make run` finds it up to date.
+TEST_SCRATCH := .build-test
+SWIFT_TEST_FLAGS := -c release --scratch-path $(TEST_SCRATCH) -Xswiftc -enable-testing
+ifeq ($(BULKHEAD_TEST_BUILD),1)
+CONFIG      := release
+SCRATCH     := $(TEST_SCRATCH)
+SWIFT_BUILD_FLAGS := $(SWIFT_TEST_FLAGS)
+else
+SCRATCH     := .build
+SWIFT_BUILD_FLAGS := -c $(CONFIG)
+endif
+BIN         := $(SCRATCH)/$(CONFIG)/bulkhead
+WORKER      := $(SCRATCH)/$(CONFIG)/bulkhead-worker
+TEST_BIN    := $(TEST_SCRATCH)/release/bulkhead
+TEST_WORKER := $(TEST_SCRATCH)/release/bulkhead-worker
 CFLAGS_PLUGIN := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -I$(CURDIR)/include
 # The worker tier's process (Sources/bulkhead-worker): a plain C program, built by
 # make with its own flags and -lseccomp rather than as a SwiftPM target.
@@ -27,7 +45,7 @@ WORKER_DEPS   := $(WORKER_SRCS) $(wildcard Sources/bulkhead-worker/*.h) include/
 SWIFT_RUN = env -u CC -u CFLAGS $(SWIFT)
 PLUGIN_MAKE = $(MAKE) -s CC="$(CC)" CFLAGS_PLUGIN="$(CFLAGS_PLUGIN)"
 
-.PHONY: all deps test-deps build worker plugins fixtures run run-http test swift-test worker-test e2e-test check-plugins venv clean
+.PHONY: all deps test-deps build test-build worker plugins fixtures run run-http test swift-test worker-test e2e-test check-plugins venv clean
 
 # The Debian packages in scripts/debian-packages, checked (and installed where
 # this may) before anything compiles.
@@ -39,10 +57,10 @@ test-deps:
 all: build
 
 build: deps plugins
-	$(SWIFT_RUN) build -c $(CONFIG) --product bulkhead
+	$(SWIFT_RUN) build $(SWIFT_BUILD_FLAGS) --product bulkhead
 	@$(MAKE) --no-print-directory worker
 
-# `build` runs it after the Swift build, by when .build/$(CONFIG) is SwiftPM's symlink.
+# `build` runs it after the Swift build, by when $(SCRATCH)/$(CONFIG) is SwiftPM's symlink.
 worker: $(WORKER)
 
 $(WORKER): $(WORKER_DEPS)
@@ -80,18 +98,22 @@ $(VENV)/.installed: Tests/e2e/requirements.txt
 
 venv: $(VENV)/.installed
 
-swift-test: test-deps
-	$(SWIFT_RUN) test
+test-build: test-deps plugins
+	$(SWIFT_RUN) build $(SWIFT_TEST_FLAGS) --build-tests
+	@$(MAKE) --no-print-directory worker BULKHEAD_TEST_BUILD=1
 
-e2e-test: test-deps build fixtures venv
-	BULKHEAD_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
+swift-test: test-build
+	$(SWIFT_RUN) test $(SWIFT_TEST_FLAGS) --skip-build
+
+e2e-test: test-build fixtures venv
+	BULKHEAD_TEST_BUILD=1 BULKHEAD_BIN=$(CURDIR)/$(TEST_BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
 
 # The worker alone: its walls checked from inside (built with gcc and clang), and
 # its channel driven by a stand-in core; the worker also compiled with clang.
-worker-test: build
+worker-test: test-build
 	Tests/worker-sandbox/run.sh
-	$(PYTHON) Tests/worker-sandbox/drive.py
-	@command -v clang >/dev/null && clang $(CFLAGS_WORKER) -o .build/bulkhead-worker-clang $(WORKER_SRCS) -ldl -lpthread -lseccomp && echo "worker: clang build ok"
+	BULKHEAD_WORKER=$(CURDIR)/$(TEST_WORKER) $(PYTHON) Tests/worker-sandbox/drive.py
+	@command -v clang >/dev/null && clang $(CFLAGS_WORKER) -o $(TEST_SCRATCH)/bulkhead-worker-clang $(WORKER_SRCS) -ldl -lpthread -lseccomp && echo "worker: clang build ok"
 
 # The whole suite: Swift unit tests, the worker's own tests, then end-to-end and
 # interop tests against the built binary.
@@ -100,4 +122,4 @@ test: swift-test worker-test e2e-test
 clean:
 	$(MAKE) -s -C plugins clean
 	$(MAKE) -s -C Tests/fixtures clean
-	rm -rf .build
+	rm -rf .build $(TEST_SCRATCH)

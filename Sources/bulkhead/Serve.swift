@@ -61,6 +61,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Serve Streamable HTTP at http://HOST:PORT/mcp instead of stdio (port 0: any free port, logged); overrides [http] listen.", valueName: "host:port"))
     var http: String?
 
+    @Flag(name: .long, help: "With --http (or [http] listen): serve stdio beside HTTP, as --principal; the end of stdin then shuts both down. Without HTTP, stdio is served anyway.")
+    var stdio = false
+
     @Option(name: .long, help: ArgumentHelp("Serve /metrics (Prometheus text), /healthz and /readyz on this address; off by default.", valueName: "host:port"))
     var metrics: String?
 
@@ -168,11 +171,19 @@ struct Serve: ParsableCommand {
         let limits = serverConfig.limits
         let engineConfiguration = MCPServerConfiguration(maxMessageElements: limits.messageElements,
                                                          maxCallsInFlight: limits.callsInFlight)
+        let drain = Duration.milliseconds(Int64((drainTimeout * 1000).rounded()))
+        func stdioSide() -> StdioSide {
+            let transport = StdioTransport(input: protocolIn, output: protocolOut, maxLineLength: limits.messageBytes,
+                                           maxUnsentBytes: limits.unsentBytes, releaseMemory: FreeMemory.release)
+            let server = MCPServer(identity: identity, provider: host, principal: principalName, sink: transport.sink,
+                                   log: { message in logger.notice("\(message)") }, configuration: engineConfiguration)
+            return StdioSide(transport: transport, server: server, drain: drain)
+        }
         if let httpPlan {
-            let drain = Duration.milliseconds(Int64((drainTimeout * 1000).rounded()))
             do {
                 try httpPlan.serve(engine: MCPEngine(identity: identity, provider: host, configuration: engineConfiguration,
                                                      log: { message in logger.notice("\(message)") }),
+                                   stdio: stdio ? stdioSide() : nil,
                                    host: host, audit: auditLog, registry: metricsRegistry, defaultPrincipal: principalName, drain: drain, logger: logger)
             } catch {
                 logger.critical("\(error)")
@@ -180,31 +191,21 @@ struct Serve: ParsableCommand {
                 auditLog?.close()
                 throw ExitCode(1)
             }
-            let stuck = host.shutdown(grace: Self.destroyGrace)
-            auditLog?.close()
-            if !stuck.isEmpty {
-                logger.warning("exiting with plugin(s) \(stuck.joined(separator: ", ")) still inside a call; their destroy did not run")
-                fflush(nil)
-                _exit(0)
-            }
-            logger.info("shut down")
+            Self.finish(host: host, audit: auditLog, logger: logger)
             return
         }
-        let transport = StdioTransport(input: protocolIn, output: protocolOut, maxLineLength: limits.messageBytes,
-                                       maxUnsentBytes: limits.unsentBytes, releaseMemory: FreeMemory.release)
-        let server = MCPServer(
-            identity: identity,
-            provider: host,
-            principal: principalName,
-            sink: transport.sink,
-            log: { message in logger.notice("\(message)") },
-            configuration: engineConfiguration
-        )
-        ShutdownSignals.watch(logger: logger) { reason in transport.requestDrain(reason: reason) }
-        transport.run(server: server, drainTimeout: .milliseconds(Int64((drainTimeout * 1000).rounded())))
-        let stuck = host.shutdown(grace: Self.destroyGrace)
-        // Every answered call queued its record before its answer was sent; close writes and syncs them.
-        auditLog?.close()
+        let side = stdioSide()
+        ShutdownSignals.watch(logger: logger) { reason in side.transport.requestDrain(reason: reason) }
+        side.run()
+        Self.finish(host: host, audit: auditLog, logger: logger)
+    }
+
+    /// The end of every transport's run: each plugin destroyed after its last
+    /// call returned, then the audit trail closed (every answered call queued its
+    /// record before its answer was sent; close writes and syncs them).
+    static func finish(host: PluginHost, audit: AuditLog?, logger: Logger) {
+        let stuck = host.shutdown(grace: destroyGrace)
+        audit?.close()
         if !stuck.isEmpty {
             logger.warning("exiting with plugin(s) \(stuck.joined(separator: ", ")) still inside a call; their destroy did not run")
             // exit() would run the libraries' ELF destructors, the stuck plugin's

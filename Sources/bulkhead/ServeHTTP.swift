@@ -3,6 +3,7 @@ import BulkheadCore
 import BulkheadHTTP
 import BulkheadProtocol
 import Dispatch
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -69,7 +70,7 @@ struct HTTPPlan {
         return registry
     }
 
-    func serve(engine: MCPEngine, host: PluginHost, audit: AuditLog?, registry: PrometheusCollectorRegistry?,
+    func serve(engine: MCPEngine, stdio: StdioSide?, host: PluginHost, audit: AuditLog?, registry: PrometheusCollectorRegistry?,
                defaultPrincipal: String, drain: Duration, logger: Logger) throws {
 
         let resource = ResourceURL(settings)
@@ -95,8 +96,10 @@ struct HTTPPlan {
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [], logger: logger))
         let draining = Mutex<Task<Void, Never>?>(nil)
-        ShutdownSignals.watch(logger: logger) { reason in
-            draining.withLock { task in
+        // A signal, or the end of stdin when stdio is served beside: both sides drain together.
+        let shutDown: @Sendable (String) -> Bool = { reason in
+            _ = stdio?.transport.requestDrain(reason: reason)
+            return draining.withLock { task in
                 guard task == nil else { return false }
                 logger.notice("\(reason): shutting down (no new connections; calls in flight get \(drain))")
                 task = Task {
@@ -107,8 +110,24 @@ struct HTTPPlan {
                 return true
             }
         }
-        try blocking { try await group.run() }
+        ShutdownSignals.watch(logger: logger, drain: shutDown)
+        let stdioDone = DispatchSemaphore(value: 0)
+        if let stdio {
+            logger.notice("serving stdio beside HTTP, as principal '\(defaultPrincipal)'")
+            Thread.detachNewThread {
+                stdio.run()
+                _ = shutDown("end of stdin")
+                stdioDone.signal()
+            }
+        }
+        do {
+            try blocking { try await group.run() }
+        } catch {
+            _ = stdio?.transport.requestDrain(reason: "the HTTP listener failed")
+            throw error
+        }
         if let task = draining.withLock({ $0 }) { blocking { await task.value } }
+        if stdio != nil { stdioDone.wait() }
     }
 }
 

@@ -125,6 +125,13 @@ import Testing
 
         let bad = dir.write("bad.toml", "default_principal = \"carol\"\n[principals.alice]\nscopes = [\"x\"]\n")
         #expect(throws: LoadProblems.self) { try ServerConfig.load(path: bad) }
+
+        // No [principals] at all: the built-in one, as without a file.
+        let bare = try ServerConfig.load(path: dir.write("bare.toml", "[audit]\npath = \"a.jsonl\"\n"))
+        #expect(bare.defaultPrincipal == "local")
+        #expect(bare.principals["local"] == .local)
+        // A default naming nobody is still a mistake, tables or not.
+        #expect(throws: LoadProblems.self) { try ServerConfig.load(path: dir.write("nobody.toml", "default_principal = \"x\"\n")) }
     }
 
     static let requesting = good + """

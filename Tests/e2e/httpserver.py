@@ -131,3 +131,15 @@ def write_config(tmp_path: Path, body: str) -> Path:
     p = tmp_path / "bulkhead.toml"
     p.write_text(body)
     return p
+
+
+def metric(text: str, name: str, **labels) -> float:
+    """One Prometheus sample's value (the first whose labels include these); 0 when absent."""
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return 0.0

@@ -621,6 +621,7 @@ def test_logging_tool_rejects_an_unknown_loglevel(url):
                   meta={LOG_LEVEL: "banana"})
     body = messages(resp)[-1]
     assert body.get("id") == "bad-level" and body.get("error", {}).get("code") == -32602, body
+    assert resp.status_code == 400, "a bad envelope value is a 400, as the other envelope errors are"
     assert not [m for m in messages(resp) if m.get("method") == "notifications/message"]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from conftest import EXAMPLE_PLUGINS, EXAMPLES
-from httpserver import (LEGACY, MODERN, messages, modern_headers, modern_meta, post_modern, start_http,
+from httpserver import (LEGACY, MODERN, URL_LINE, messages, modern_headers, modern_meta, post_modern, start_http,
                         write_config)
 from test_interop import accept_consent
 
@@ -435,3 +437,73 @@ def test_legacy_sessions_set_their_log_level(local_server):
     assert [m["params"]["data"] for m in msgs if m.get("method") == "notifications/message"] == ["sleep started", "sleep ended"]
     assert any(m.get("method") == "notifications/progress" and m["params"]["progressToken"] == 9 for m in msgs)
     assert msgs[-1]["id"] == 3
+
+
+
+# --------------------------------------------------------------------------- stdio beside HTTP
+
+
+def stdio_and_http(serve, plugin_dir, tmp_path, *plugins: str):
+    """`serve --http 127.0.0.1:0 --stdio`, bob on stdio: (the stdio client, the HTTP URL)."""
+    config = token_config(tmp_path)
+    srv = serve(plugin_dir(*plugins), config=config, principal="bob", extra=["--http", "127.0.0.1:0", "--stdio"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = URL_LINE.search(srv.stderr_text())
+        if m:
+            return srv, m.group(1), config
+        assert srv.proc.poll() is None, srv.stderr_tail()
+        time.sleep(0.05)
+    raise AssertionError("no HTTP URL logged: " + srv.stderr_tail())
+
+
+def test_stdio_beside_http_serves_both_principals_and_ends_with_stdin(serve, plugin_dir, tmp_path):
+    srv, url, config = stdio_and_http(serve, plugin_dir, tmp_path, "docs", "echo")
+    srv.initialize()
+    stdio_who = srv.call("echo__caller")["structuredContent"]
+    assert stdio_who["principal"] == "bob" and stdio_who["tenant"] == "globex", stdio_who
+
+    async def over_http():
+        async with sdk(url, "auto", TOKENS["alice"]) as client:
+            who = structured(await client.call_tool("echo__caller", {}))
+            hits = structured(await client.call_tool("docs__search", {"query": "the", "limit": 5}))["hits"]
+            # A stdio call while the HTTP session is open: the two sides run together.
+            stdio_hits = srv.call("docs__search", {"query": "the", "limit": 5})["structuredContent"]["hits"]
+            return who, hits, stdio_hits
+
+    who, hits, stdio_hits = anyio.run(over_http)
+    assert who["principal"] == "alice" and who["tenant"] == "acme", who
+    assert hits and all(h["source"].startswith("acme/") for h in hits)
+    assert stdio_hits and all(h["source"].startswith("globex/") for h in stdio_hits)
+
+    # The end of stdin shuts both sides down, exit status 0.
+    srv.close_stdin()
+    assert srv.wait_exit(15) == 0, srv.stderr_tail()
+    assert "end of stdin" in srv.stderr_text()
+    with pytest.raises(httpx2.TransportError):
+        httpx2.post(url, json={}, timeout=2)
+    audit = [json.loads(line) for line in (config.parent / "audit.jsonl").read_text().splitlines()]
+    by = {(r.get("principal"), r.get("tool")) for r in audit if r.get("tool")}
+    assert {("bob", "echo__caller"), ("alice", "echo__caller"), ("alice", "docs__search"),
+            ("bob", "docs__search")} <= by, by
+
+
+def test_sigterm_drains_stdio_and_http_together(serve, plugin_dir, tmp_path):
+    srv, url, _ = stdio_and_http(serve, plugin_dir, tmp_path, "echo")
+    srv.initialize()
+    assert srv.call("echo__caller")["structuredContent"]["principal"] == "bob"
+    # A slow call in flight on stdio is let finish; stdin stays open.
+    slow = srv.send_request("tools/call", {"name": "echo__sleep", "arguments": {"ms": 400}})
+    time.sleep(0.1)
+    srv.proc.send_signal(signal.SIGTERM)
+    answer = srv.wait(slow, timeout=15)
+    assert "result" in answer and not answer["result"].get("isError"), answer
+    assert srv.wait_exit(15) == 0, srv.stderr_tail()
+    assert "received SIGTERM" in srv.stderr_text()
+
+
+def test_stdio_flag_without_http_serves_stdio(serve, plugin_dir):
+    srv = serve(plugin_dir("echo"), principal="bob", extra=["--stdio"])
+    srv.initialize()
+    assert srv.call("echo__caller")["structuredContent"]["principal"] == "bob"
+    assert srv.shutdown() == 0

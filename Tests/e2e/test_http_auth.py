@@ -36,7 +36,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from conftest import REPO, PluginDir
-from httpserver import LEGACY, MODERN, modern_headers, modern_meta, start_http
+from httpserver import LEGACY, MODERN, metric, modern_headers, modern_meta, start_http
 
 MODES = ["legacy", "auto", MODERN]
 EXPECTED_VERSION = {"legacy": LEGACY, "auto": MODERN, MODERN: MODERN}
@@ -168,18 +168,6 @@ def challenge(resp) -> dict:
     value = resp.headers.get("www-authenticate", "")
     assert value.startswith("Bearer "), f"not a Bearer challenge: {value!r}"
     return dict(re.findall(r'(\w+)="([^"]*)"', value))
-
-
-def metric(text: str, name: str, **labels) -> float:
-    """One Prometheus sample's value; 0 when absent."""
-    for line in text.splitlines():
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            return float(m.group(3))
-    return 0.0
 
 
 def auth_failures(srv, reason: str) -> float:
@@ -734,3 +722,17 @@ def test_bad_oauth_config_refuses_to_start(bulkhead_bin, tmp_path, oauth, jwks_d
     naming = [line for line in p.stderr.splitlines() if needle in line]
     assert len(naming) == 1, p.stderr
     assert "[oauth]" in naming[0] or "JWKS" in naming[0], naming[0]
+
+
+def test_a_configuration_with_only_oauth_needs_no_principals_table(bulkhead_bin, tmp_path):
+    """[oauth] alone is a whole configuration: no [principals], no default_principal."""
+    srv = start_oauth_server(bulkhead_bin, tmp_path / "only", f"""
+[oauth]
+issuers = ["{ISSUER}"]
+jwks_file = "jwks.json"
+""")
+    try:
+        assert call_caller(srv.url, "Bearer " + good_token(srv))["principal"] == "carol"
+        assert list_tools(srv.url, None).status_code == 401, "with [oauth] a request without a token is refused"
+    finally:
+        srv.stop()

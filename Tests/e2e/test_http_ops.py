@@ -4,7 +4,6 @@ health and readiness, graceful shutdown, nginx in front with TLS, and load."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import signal
 import subprocess
@@ -16,22 +15,8 @@ import httpx2
 import pytest
 
 from conftest import REPO
-from httpserver import modern_meta, post_modern, start_http
+from httpserver import metric, modern_meta, post_modern, start_http
 from test_http import TOKENS, token_config
-
-
-def metric(text: str, name: str, **labels) -> float:
-    """The value of one sample; 0 when absent."""
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            return float(m.group(3))
-    return 0.0
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus) is not installed")

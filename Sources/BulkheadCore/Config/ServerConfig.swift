@@ -108,6 +108,11 @@ public struct ServerConfig: Sendable {
         } else if doc["principals"] != nil {
             problems.append("[principals] must be a table")
         }
+        // A file that defines no principals (only [oauth], [audit] or [http], say)
+        // serves stdio and tokenless loopback as the built-in one, as no file does.
+        if principals.isEmpty && doc["principals"] == nil && doc["default_principal"] == nil {
+            principals[exactly: Principal.local.name] = .local
+        }
         let def = doc["default_principal"]?.stringValue ?? principals.keys.map(\.string).sorted().first ?? ""
         if principals[exactly: def] == nil { problems.append("default_principal '\(def)' is not defined under [principals]") }
         let base = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."

@@ -30,11 +30,11 @@ enum HostTable {
             // installed, a plugin's line stays one line, marked as the plugin's.
             let scrubbed = instance.capabilities.scrub(text)
             let line = LogText.escaped(scrubbed, limit: LogText.pluginMessageLimit)
-            instance.pluginLogger.log(level: Logger.Level(level), "\(line)")
+            let (logLevel, mcpLevel) = levels(level)
+            instance.pluginLogger.log(level: logLevel, "\(line)")
             // A client that asked to hear this call's log lines gets them too, as
             // notifications/message attributed to the plugin (MCP logging).
             if let call = CurrentCall.onThisThread(), call.plugin === instance, let notifier = call.notifications {
-                let mcpLevel = MCPLogLevel(level)
                 if notifier.wantsLog(mcpLevel) {
                     notifier.log(mcpLevel, logger: instance.name, message: LogText.cut(scrubbed, bytes: LogText.pluginMessageLimit))
                 }
@@ -238,26 +238,14 @@ func staleHandle(_ what: String, _ token: UInt64) -> bh_status {
     return BH_E_STALE
 }
 
-extension MCPLogLevel {
-    init(_ level: bh_log_level) {
-        switch level {
-        case BH_LOG_DEBUG: self = .debug
-        case BH_LOG_INFO: self = .info
-        case BH_LOG_NOTICE: self = .notice
-        case BH_LOG_WARNING: self = .warning
-        default: self = .error
-        }
-    }
-}
-
-extension Logger.Level {
-    init(_ level: bh_log_level) {
-        switch level {
-        case BH_LOG_DEBUG: self = .debug
-        case BH_LOG_INFO: self = .info
-        case BH_LOG_NOTICE: self = .notice
-        case BH_LOG_WARNING: self = .warning
-        default: self = .error
-        }
+/// A plugin's log level as a log handler's and as MCP logging's: the header's
+/// five levels exist in both, and anything else counts as an error.
+private func levels(_ level: bh_log_level) -> (Logger.Level, MCPLogLevel) {
+    switch level {
+    case BH_LOG_DEBUG: (.debug, .debug)
+    case BH_LOG_INFO: (.info, .info)
+    case BH_LOG_NOTICE: (.notice, .notice)
+    case BH_LOG_WARNING: (.warning, .warning)
+    default: (.error, .error)
     }
 }

@@ -194,14 +194,11 @@ final class MCPEndpoint: Sendable {
             return Self.jsonError(.badRequest, id: id, .headerMismatch(
                 "the MCP-Protocol-Version header does not match params._meta's protocol version (\(bodyVersion))"))
         }
-        guard let sessionID = headers("mcp-session-id") else {
-            return Self.jsonError(.badRequest, id: message.id,
-                                  .invalidRequest("Mcp-Session-Id header is required (initialize first, or use MCP-Protocol-Version: 2026-07-28)"))
+        let session: LegacySession
+        switch findSession(headers("mcp-session-id"), caller: caller, id: message.id) {
+        case .found(let s): session = s
+        case .refused(let response): return response
         }
-        guard let session = sessions.find(sessionID), session.admits(caller) else {
-            return Self.jsonError(.notFound, id: message.id, .invalidRequest("session not found: initialize again"))
-        }
-        session.touch()
         switch message {
         case .request(let id, _, _):
             let exchange = Exchange()
@@ -227,22 +224,11 @@ final class MCPEndpoint: Sendable {
     // MARK: GET and DELETE
 
     func get(_ request: Request, context: MCPRequestContext) async -> Response {
-        let caller: CallerIdentity?
-        switch await admit(request) {
+        let session: LegacySession
+        switch await sessionOfStreamRequest(request) {
+        case .found(let s): session = s
         case .refused(let response): return response
-        case .admitted(let c, _): caller = c
         }
-        let version = request.headers[.mcpProtocolVersion].flatMap(HeaderRules.value)
-        if let version, MCPProtocol.statelessVersions.contains(version) {
-            return Self.methodNotAllowed()
-        }
-        guard let sessionID = request.headers[.mcpSessionID] else {
-            return Self.jsonError(.badRequest, id: nil, .invalidRequest("Mcp-Session-Id header is required"))
-        }
-        guard let session = sessions.find(sessionID), session.admits(caller) else {
-            return Self.jsonError(.notFound, id: nil, .invalidRequest("session not found: initialize again"))
-        }
-        session.touch()
         let exchange = Exchange()
         session.router.openStandalone(exchange)
         let channel = context.channel
@@ -254,23 +240,51 @@ final class MCPEndpoint: Sendable {
     }
 
     func delete(_ request: Request, context: MCPRequestContext) async -> Response {
-        let caller: CallerIdentity?
-        switch await admit(request) {
+        let session: LegacySession
+        switch await sessionOfStreamRequest(request) {
+        case .found(let s): session = s
         case .refused(let response): return response
-        case .admitted(let c, _): caller = c
         }
-        let version = request.headers[.mcpProtocolVersion].flatMap(HeaderRules.value)
-        if let version, MCPProtocol.statelessVersions.contains(version) {
-            return Self.methodNotAllowed()
+        guard let removed = sessions.remove(session.id) else {
+            return Self.jsonError(.notFound, id: nil, .invalidRequest("session not found: initialize again"))
         }
-        guard let sessionID = request.headers[.mcpSessionID] else {
-            return Self.jsonError(.badRequest, id: nil, .invalidRequest("Mcp-Session-Id header is required"))
-        }
-        guard let session = sessions.find(sessionID), session.admits(caller), let removed = sessions.remove(session.id)
-        else { return Self.jsonError(.notFound, id: nil, .invalidRequest("session not found")) }
         removed.end(reason: "the client ended the session")
         metrics.sessionsOpen(sessions.count)
         return Response(status: .noContent)
+    }
+
+    private enum SessionLookup {
+        case found(LegacySession)
+        case refused(Response)
+    }
+
+    /// The session a handshake-era message names, touched. One presented under
+    /// another principal's token answers exactly like one that does not exist.
+    private func findSession(_ sessionID: String?, caller: CallerIdentity?, id: JSONRPCID?) -> SessionLookup {
+        guard let sessionID else {
+            return .refused(Self.jsonError(.badRequest, id: id, .invalidRequest(
+                "Mcp-Session-Id header is required (initialize first, or use MCP-Protocol-Version: 2026-07-28)")))
+        }
+        guard let session = sessions.find(sessionID), session.admits(caller) else {
+            return .refused(Self.jsonError(.notFound, id: id, .invalidRequest("session not found: initialize again")))
+        }
+        session.touch()
+        return .found(session)
+    }
+
+    /// GET and DELETE: admitted like a POST, 405 in the stateless era, then the
+    /// session their header names.
+    private func sessionOfStreamRequest(_ request: Request) async -> SessionLookup {
+        let caller: CallerIdentity?
+        switch await admit(request) {
+        case .refused(let response): return .refused(response)
+        case .admitted(let c, _): caller = c
+        }
+        if let version = request.headers[.mcpProtocolVersion].flatMap(HeaderRules.value),
+           MCPProtocol.statelessVersions.contains(version) {
+            return .refused(Self.methodNotAllowed())
+        }
+        return findSession(request.headers[.mcpSessionID], caller: caller, id: nil)
     }
 
     static func methodNotAllowed() -> Response {

@@ -60,14 +60,18 @@ extension MCPServer {
             principal: principal, requestID: id)
         context.progressToken = Self.progressToken(meta)
         if let level = meta[MCPProtocol.logLevelKey] {
-            guard let name = level.stringValue, let parsed = MCPLogLevel(name: name) else {
-                return .failure(.invalidParams(
-                    "\(MCPProtocol.logLevelKey) must be one of \(MCPLogLevel.allCases.map(\.name).joined(separator: ", "))"))
-            }
+            guard let parsed = Self.logLevel(level) else { return .failure(Self.badLogLevelError) }
             context.logLevel = parsed
         }
         return .success(context)
     }
+
+    static func logLevel(_ value: JSONValue) -> MCPLogLevel? {
+        value.stringValue.flatMap(MCPLogLevel.init(name:))
+    }
+
+    static let badLogLevelError = JSONRPCErrorObject.invalidParams(
+        "\(MCPProtocol.logLevelKey) must be one of \(MCPLogLevel.allCases.map(\.name).joined(separator: ", "))")
 
     /// The -32602 a stateless-only method gets without the envelope (Python SDK wording).
     static let missingEnvelopeError = JSONRPCErrorObject.invalidParams(
@@ -96,6 +100,7 @@ extension MCPServer {
         guard case .object? = meta[MCPProtocol.clientCapabilitiesKey] else {
             return .invalidParams("\(MCPProtocol.clientCapabilitiesKey) must be an object")
         }
+        if let level = meta[MCPProtocol.logLevelKey], logLevel(level) == nil { return badLogLevelError }
         return nil
     }
 }
