@@ -42,6 +42,23 @@ import Testing
         #expect(m.tools[1].inputSchema["properties"]?["path"]?["type"] == "string")
     }
 
+    @Test func resourcesAndPromptsAreLoadedPastWithANote() throws {
+        let plain = try PluginManifest.parse(TOMLDocument.parse(Self.good))
+        #expect(plain.unserved.isEmpty)
+        let m = try PluginManifest.parse(TOMLDocument.parse(Self.good + """
+
+            [[resources]]
+            uri = "docs://index"
+            name = "index"
+
+            [[prompts]]
+            name = "summary"
+            """))
+        #expect(m.tools.map(\.name) == ["search", "fetch"])
+        #expect(m.unserved == ["resources", "prompts"])
+        #expect(m.notes.contains { $0.contains("[[resources]], [[prompts]]") && $0.contains("does not serve yet") })
+    }
+
     @Test func reportsEveryProblemAtOnce() throws {
         let doc = try TOMLDocument.parse("""
             name = "Bad Name"

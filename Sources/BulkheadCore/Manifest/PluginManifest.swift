@@ -33,6 +33,10 @@ public struct PluginManifest: Sendable {
     public var capabilities: [CapabilityRequest]
     /// Things worth telling the operator that do not refuse the plugin.
     public var notes: [String] = []
+    /// Tables of primitives a later Bulkhead serves (resources, templates,
+    /// prompts) that this manifest declares: loaded past, and said so.
+    public var unserved: [String] = []
+    static let unservedTables = ["resources", "resource_templates", "prompts"]
 
     public static let fileName = "manifest.toml"
 
@@ -138,9 +142,14 @@ public struct PluginManifest: Sendable {
         let capabilities = CapabilityRequest.parseAll(doc["capabilities"], problems: &problems)
 
         guard problems.isEmpty, let abi else { throw LoadProblems(problems) }
-        return PluginManifest(name: name, version: version, abi: abi, library: library,
-                              description: description, tools: tools, capabilities: capabilities,
-                              notes: unchecked)
+        var manifest = PluginManifest(name: name, version: version, abi: abi, library: library,
+                                      description: description, tools: tools, capabilities: capabilities,
+                                      notes: unchecked)
+        manifest.unserved = unservedTables.filter { doc[$0] != nil }
+        if !manifest.unserved.isEmpty {
+            manifest.notes.append("declares \(manifest.unserved.map { "[[\($0)]]" }.joined(separator: ", ")), which this Bulkhead does not serve yet (it serves tools only): its tools load, those are not offered to clients")
+        }
+        return manifest
     }
 
     /// A JSON Schema given as a TOML table, or as a string of JSON text.

@@ -100,6 +100,9 @@ public final class PluginHost: ToolProvider {
                     plugins.append(instance)
                     board.add(instance)
                     logger.info("loaded plugin '\(instance.name)' \(instance.manifest.version) from \(name)/: \(instance.manifest.tools.count) tools, \(instance.concurrencyName)")
+                    if !instance.manifest.unserved.isEmpty {
+                        logger.warning("plugin '\(instance.name)' declares \(instance.manifest.unserved.map { "[[\($0)]]" }.joined(separator: ", ")), which this Bulkhead does not serve yet: only its tools are offered")
+                    }
                 } else {
                     let reason = report.problems.joined(separator: "; ")
                     board.refuse(folder: name, reason: reason)
