@@ -319,6 +319,44 @@ static bh_status h_register_tool(bh_plugin plugin, const char *name, size_t name
     return st;
 }
 
+/* Resources, prompts and the resource list are registered like tools, under a
+ * key no tool name can be: a control byte, then the URI or name (see
+ * bh_worker_protocol.h, BHW_REGISTER). */
+static bh_status register_keyed(bh_plugin plugin, char prefix, const char *name, size_t name_len, bh_tool_fn fn,
+                                void *user_data)
+{
+    if (!fn || (!name && name_len) || name_len > BHW_MAX_PAYLOAD - 64)
+        return BH_E_INVALID;
+    char *key = malloc(name_len + 1);
+    if (!key)
+        return BH_E_IO;
+    key[0] = prefix;
+    if (name_len)
+        memcpy(key + 1, name, name_len);
+    bh_status st = h_register_tool(plugin, key, name_len + 1, fn, user_data);
+    free(key);
+    return st;
+}
+
+static bh_status h_register_resource(bh_plugin plugin, const char *uri, size_t uri_len, bh_tool_fn fn, void *user_data)
+{
+    if (uri_len == 0)
+        return BH_E_INVALID;
+    return register_keyed(plugin, '\x01', uri, uri_len, fn, user_data);
+}
+
+static bh_status h_register_prompt(bh_plugin plugin, const char *name, size_t name_len, bh_tool_fn fn, void *user_data)
+{
+    if (name_len == 0)
+        return BH_E_INVALID;
+    return register_keyed(plugin, '\x02', name, name_len, fn, user_data);
+}
+
+static bh_status h_register_resource_list(bh_plugin plugin, bh_tool_fn fn, void *user_data)
+{
+    return register_keyed(plugin, '\x03', "list", 4, fn, user_data);
+}
+
 /* The core cuts a plugin's line to 4096 bytes once escaped, and says how long it
  * was: lines up to 1 MiB cross whole so that the count is right; longer ones are
  * cut here first (they are counted as 1 MiB). */
@@ -611,6 +649,130 @@ static bh_status h_result_error(bh_call call, bh_error_kind kind, const char *me
     release(&r);
     bhw_calls_unuse(&ref);
     return r.status;
+}
+
+/* ---- ABI 1.1 results: resources, messages, provenance ------------------ */
+
+static bool bytes_ok(bh_bytes b)
+{
+    return b.ptr || !b.len;
+}
+
+static bh_status h_result_resource(bh_call call, const bh_resource_content *c)
+{
+    if (!c || c->struct_size < sizeof(bh_resource_content)) {
+        local_error("result_resource: struct_size must be at least sizeof(bh_resource_content) (%zu)",
+                    sizeof(bh_resource_content));
+        return BH_E_INVALID;
+    }
+    if (!bytes_ok(c->uri) || !bytes_ok(c->mime_type) || !bytes_ok(c->data) || !bytes_ok(c->version) ||
+        !bytes_ok(c->title)) {
+        local_error("result_resource: a NULL field with a non-zero length");
+        return BH_E_INVALID;
+    }
+    struct bhw_call_ref ref;
+    if (!bhw_calls_use(call.token, &ref))
+        return BH_E_STALE;
+    struct bhw_out o;
+    bhw_out_init(&o);
+    struct reply r;
+    bh_status st;
+    size_t data_len = (c->flags & BH_RESOURCE_LINK) ? 0 : c->data.len;
+    if (!fits(4 + 8 + 6 * 4, c->uri.len + c->mime_type.len + c->version.len + c->title.len, data_len, 0, 0)) {
+        bhw_put_u32(&o, BHW_RESULT_TEXT);
+        bhw_put_u64(&o, (uint64_t)data_len);
+        request(BHW_RESULT_OVERSIZE, call.token, &o, &r);
+        finish(&r);
+        st = r.status == BH_OK ? BH_E_TOO_LARGE : r.status;
+        release(&r);
+    } else {
+        bhw_put_u32(&o, c->flags);
+        bhw_put_bytes(&o, c->uri.ptr, c->uri.len);
+        bhw_put_bytes(&o, c->mime_type.ptr, c->mime_type.len);
+        bhw_put_bytes(&o, c->data.ptr, data_len);
+        bhw_put_bytes(&o, c->version.ptr, c->version.len);
+        bhw_put_i64(&o, c->modified_ms);
+        bhw_put_bytes(&o, c->title.ptr, c->title.len);
+        request(BHW_RESULT_RESOURCE, call.token, &o, &r);
+        finish(&r);
+        st = r.status;
+        release(&r);
+    }
+    bhw_calls_unuse(&ref);
+    return st;
+}
+
+static bh_status h_result_message(bh_call call, bh_role role, const char *text, size_t text_len)
+{
+    if (!text && text_len)
+        return BH_E_INVALID;
+    struct bhw_call_ref ref;
+    if (!bhw_calls_use(call.token, &ref))
+        return BH_E_STALE;
+    struct bhw_out o;
+    bhw_out_init(&o);
+    struct reply r;
+    bh_status st;
+    if (!fits(4 + 4, text_len, 0, 0, 0)) {
+        bhw_put_u32(&o, BHW_RESULT_TEXT);
+        bhw_put_u64(&o, (uint64_t)text_len);
+        request(BHW_RESULT_OVERSIZE, call.token, &o, &r);
+        finish(&r);
+        st = r.status == BH_OK ? BH_E_TOO_LARGE : r.status;
+    } else {
+        bhw_put_u32(&o, (uint32_t)role);
+        bhw_put_bytes(&o, text, text_len);
+        request(BHW_RESULT_MESSAGE, call.token, &o, &r);
+        finish(&r);
+        st = r.status;
+    }
+    release(&r);
+    bhw_calls_unuse(&ref);
+    return st;
+}
+
+static bh_status h_add_source(bh_call call, const bh_source *src)
+{
+    if (!src || src->struct_size < sizeof(bh_source) || !bytes_ok(src->uri) || !bytes_ok(src->title) ||
+        !bytes_ok(src->version) || !fits(3 * 4 + 8, src->uri.len, src->title.len, src->version.len, 0))
+        return BH_E_INVALID;
+    struct bhw_call_ref ref;
+    if (!bhw_calls_use(call.token, &ref))
+        return BH_E_STALE;
+    struct bhw_out o;
+    bhw_out_init(&o);
+    bhw_put_bytes(&o, src->uri.ptr, src->uri.len);
+    bhw_put_bytes(&o, src->title.ptr, src->title.len);
+    bhw_put_bytes(&o, src->version.ptr, src->version.len);
+    bhw_put_i64(&o, src->modified_ms);
+    struct reply r;
+    request(BHW_ADD_SOURCE, call.token, &o, &r);
+    bh_status st = r.status;
+    release(&r);
+    bhw_calls_unuse(&ref);
+    return st;
+}
+
+static bh_status h_report_excluded(bh_call call, bh_exclusion kind, uint64_t count, const char *why, size_t why_len)
+{
+    if (!why && why_len)
+        return BH_E_INVALID;
+    if (why_len > 4096)
+        why_len = utf8_cut(why, 4096); /* the core keeps 500 bytes */
+    struct bhw_call_ref ref;
+    if (!bhw_calls_use(call.token, &ref))
+        return BH_E_STALE;
+    struct bhw_out o;
+    bhw_out_init(&o);
+    bhw_put_u32(&o, (uint32_t)kind);
+    bhw_put_u64(&o, count);
+    bhw_put_bytes(&o, why, why_len);
+    struct reply r;
+    request(BHW_REPORT_EXCLUDED, call.token, &o, &r);
+    bh_status st = r.status;
+    release(&r);
+    bhw_calls_unuse(&ref);
+    return st;
 }
 
 /* ---- capabilities ------------------------------------------------------ */
@@ -1018,6 +1180,13 @@ static const bh_host_api api = {
     .http_request = h_http_request,
     .last_error = h_last_error,
     .progress = h_progress,
+    .register_resource = h_register_resource,
+    .register_prompt = h_register_prompt,
+    .register_resource_list = h_register_resource_list,
+    .result_resource = h_result_resource,
+    .result_message = h_result_message,
+    .add_source = h_add_source,
+    .report_excluded = h_report_excluded,
 };
 
 const bh_host_api *bhw_host_api(void)

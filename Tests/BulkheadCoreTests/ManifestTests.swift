@@ -42,21 +42,62 @@ import Testing
         #expect(m.tools[1].inputSchema["properties"]?["path"]?["type"] == "string")
     }
 
-    @Test func resourcesAndPromptsAreLoadedPastWithANote() throws {
-        let plain = try PluginManifest.parse(TOMLDocument.parse(Self.good))
-        #expect(plain.unserved.isEmpty)
+    @Test func resourcesTemplatesAndPromptsAreRead() throws {
         let m = try PluginManifest.parse(TOMLDocument.parse(Self.good + """
 
             [[resources]]
             uri = "docs://index"
             name = "index"
+            mime_type = "text/markdown"
+            size = 120
+
+            [[resource_templates]]
+            uri_template = "docs://{tenant}/{slug}{?rev}"
+            name = "document"
+            [resource_templates.variables.slug]
+            pattern = "^[a-z0-9-]{1,64}$"
+            [resource_templates.variables.tenant]
+            enum = ["acme", "globex"]
 
             [[prompts]]
             name = "summary"
+            [[prompts.arguments]]
+            name = "topic"
+            required = true
             """))
         #expect(m.tools.map(\.name) == ["search", "fetch"])
-        #expect(m.unserved == ["resources", "prompts"])
-        #expect(m.notes.contains { $0.contains("[[resources]], [[prompts]]") && $0.contains("does not serve yet") })
+        #expect(m.resources.map(\.uri) == ["docs://index"])
+        #expect(m.resources[0].size == 120)
+        let t = try #require(m.resourceTemplates.first)
+        #expect(t.inputSchema["required"] == .array(["tenant", "slug"]))
+        #expect(t.inputSchema["properties"]?["slug"]?["pattern"] == "^[a-z0-9-]{1,64}$")
+        #expect(t.validator.validate(.object(["tenant": "acme", "slug": "faq"]), limit: 3).isEmpty)
+        #expect(!t.validator.validate(.object(["tenant": "initech", "slug": "faq"]), limit: 3).isEmpty)
+        #expect(!t.validator.validate(.object(["tenant": "acme", "slug": "../x"]), limit: 3).isEmpty)
+        #expect(m.prompts.map(\.name) == ["summary"])
+        #expect(m.prompts[0].arguments.map(\.required) == [true])
+    }
+
+    @Test func resourcesMustUseThePluginsSchemeAndValidTemplates() throws {
+        func problems(_ extra: String) -> [String] {
+            do {
+                _ = try PluginManifest.parse(TOMLDocument.parse(Self.good + "\n" + extra))
+                return []
+            } catch let e as LoadProblems {
+                return e.problems
+            } catch {
+                return ["\(error)"]
+            }
+        }
+        #expect(problems("[[resources]]\nuri = \"file:///etc/passwd\"\nname = \"x\"").contains { $0.contains("own scheme 'docs:'") })
+        #expect(problems("[[resources]]\nuri = \"docs+https://example.com/a\"\nname = \"x\"").isEmpty)
+        #expect(problems("[[resource_templates]]\nuri_template = \"docs://{/path}\"\nname = \"x\"").contains { $0.contains("resource template") })
+        #expect(problems("[[resource_templates]]\nuri_template = \"docs://{a}\"\nname = \"x\"\n[resource_templates.variables.a]\npattern = \"[a-z]+\"").contains { $0.contains("anchored") })
+        #expect(problems("[[resource_templates]]\nuri_template = \"docs://{a}\"\nname = \"x\"\n[resource_templates.variables.b]\nenum = [\"q\"]").contains { $0.contains("no variable 'b'") })
+        #expect(problems("[[prompts]]\nname = \"bad name\"").contains { $0.contains("prompt 'bad name'") })
+        #expect(PluginManifest.scheme(ofPlugin: "my_plugin") == "my.plugin")
+        #expect(PluginManifest.pluginScheme(ofURI: "DOCS+https://x") == "docs")
+        #expect(PluginManifest.pluginScheme(ofURI: "no scheme") == nil)
     }
 
     @Test func reportsEveryProblemAtOnce() throws {

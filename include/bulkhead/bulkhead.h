@@ -108,7 +108,7 @@
  *    undefined behaviour; in practice the whole server aborts, with every
  *    other plugin's calls in flight.
  *  - Types for other languages. Every enum here (bh_status, bh_error_kind,
- *    bh_log_level, bh_concurrency, bh_file_type) has the size and alignment
+ *    bh_log_level, bh_concurrency, bh_file_type, bh_role, bh_exclusion) has the size and alignment
  *    of a C int: 32 bits, signed, on every Linux ABI (asserted at the end).
  *    Declare them as int32_t / i32 / Int32 / c_int. Handles are structs of
  *    one uint64_t, passed by value; size_t is 64 bits on the 64-bit targets
@@ -308,6 +308,44 @@ typedef struct bh_caller {
     bh_bytes tenant;      /**< the tenant the request runs in, e.g. "acme" */
     bh_bytes scopes;      /**< space-separated scopes, e.g. "docs.read tickets.write" */
 } bh_caller;
+
+/** Flags of bh_resource_content (ABI 1.1). */
+#define BH_RESOURCE_BINARY 0x01u /**< data is bytes, sent as base64 `blob`; otherwise UTF-8 `text` */
+#define BH_RESOURCE_LINK   0x02u /**< a resource_link to uri, not its contents; data is ignored */
+
+/** One resource, for bh_host_api.result_resource (ABI 1.1). */
+typedef struct bh_resource_content {
+    uint32_t struct_size; /**< sizeof(bh_resource_content), set by the plugin */
+    uint32_t flags;       /**< BH_RESOURCE_* bits */
+    bh_bytes uri;         /**< empty: the URI being read */
+    bh_bytes mime_type;   /**< empty: the manifest's mime_type, if it declares one */
+    bh_bytes data;        /**< the text, or the bytes with BH_RESOURCE_BINARY */
+    bh_bytes version;     /**< ETag-like; empty: derived from data's SHA-256 */
+    int64_t modified_ms;  /**< last change, ms since the Unix epoch; 0: unknown */
+    bh_bytes title;       /**< for people; a link's name (empty: the URI) */
+} bh_resource_content;
+
+/** Who speaks a prompt message (ABI 1.1). */
+typedef enum bh_role {
+    BH_ROLE_USER = 0,
+    BH_ROLE_ASSISTANT = 1
+} bh_role;
+
+/** A source behind an answer, for bh_host_api.add_source (ABI 1.1). */
+typedef struct bh_source {
+    uint32_t struct_size; /**< sizeof(bh_source), set by the plugin */
+    uint32_t reserved;
+    bh_bytes uri;         /**< required: where it came from, e.g. "tickets://acme/42" or a URL */
+    bh_bytes title;       /**< optional */
+    bh_bytes version;     /**< optional: a revision, ETag or digest */
+    int64_t modified_ms;  /**< optional: last change, ms since the Unix epoch; 0: unknown */
+} bh_source;
+
+/** Why an answer left something out, for bh_host_api.report_excluded (ABI 1.1). */
+typedef enum bh_exclusion {
+    BH_EXCLUDED_TRUNCATED = 1, /**< cut by a limit: a result size, a page, a search's `limit` */
+    BH_EXCLUDED_FILTERED = 2   /**< left out by a rule the caller may know of */
+} bh_exclusion;
 
 /* ====================================================================== */
 /* The host table                                                         */
@@ -778,6 +816,143 @@ struct bh_host_api {
      */
     bh_status (*progress)(bh_call call, double progress, double total, const char *message, size_t message_len);
 
+    /* ---- ABI 1.1: resources, prompts and provenance -------------------- */
+    /*
+     * A plugin may serve MCP resources and prompts beside its tools. Each is
+     * declared in the manifest ([[resources]], [[resource_templates]],
+     * [[prompts]]) and registered in init with the function that serves it,
+     * a bh_tool_fn like a tool's: the same call handle, the same arguments,
+     * caller, deadline and cancellation functions, the same gate in front of
+     * it (policy.toml [[allow]] resources = [...] / prompts = [...]). What
+     * differs is what the function hands back:
+     *
+     *  - A resource read: the arguments are the URI template's variables
+     *    (strings, already checked against the manifest's pattern or enum;
+     *    none for a plain [[resources]] entry). Answer with result_resource
+     *    (one call per content; text or binary) or result_text (one text
+     *    content of the URI read, with the manifest's mime_type).
+     *    result_error(BH_ERROR_NOT_FOUND) answers exactly as a URI nobody
+     *    serves does, so say not_found for "not this caller's" too;
+     *    invalid_argument is the client's -32602; other kinds are -32603.
+     *  - A prompt get: the arguments are the prompt's (strings, checked as
+     *    declared). Answer with result_message (text) and result_resource
+     *    (a user message embedding a resource of this plugin that the
+     *    caller may read). result_text is a user text message.
+     *  - A resource list (register_resource_list): answer with one
+     *    result_resource per resource the caller may see, flag
+     *    BH_RESOURCE_LINK, data empty.
+     *  - A tool may call result_resource too: an embedded resource (or, with
+     *    BH_RESOURCE_LINK, a resource_link) content block, such as a search
+     *    hit. The core checks the URI is the plugin's and the caller may
+     *    read it, and names it among the answer's sources.
+     *
+     * URIs are the plugin's own: their scheme is the plugin's name with '_'
+     * written '.', alone or before a '+' ("docs://acme/faq",
+     * "my.plugin+https://example.com/x"), so no two plugins can serve the
+     * same URI and a read finds its plugin by the scheme. A URI of another
+     * scheme is refused at load (manifest) and at run time (BH_E_NOT_ALLOWED).
+     *
+     * Every answer carries provenance in _meta["bulkhead/provenance"]: the
+     * plugin, the caller and the rule, and sources[]: each resource the
+     * answer holds, plus what add_source names; and excluded[], from
+     * report_excluded. Count only what the caller could have seen: an
+     * exclusion must never reveal that something outside its scope exists.
+     */
+
+    /**
+     * OPTIONAL (ABI 1.1). Registers the function serving one of the
+     * manifest's resources: `uri` is exactly the `uri` of a [[resources]]
+     * entry or the `uri_template` of a [[resource_templates]] entry.
+     *
+     * Thread:   only on the thread running bulkhead_plugin_init, only during it.
+     * Ownership: `uri` is copied; `user_data` is passed back to every read.
+     * Returns:  BH_OK; BH_E_INVALID for an empty or non-UTF-8 uri or a NULL fn;
+     *           BH_E_NOT_ALLOWED after init or for a uri registered twice. As
+     *           for tools, a resource the manifest does not declare (or one
+     *           it declares left unregistered) refuses the plugin after init.
+     */
+    bh_status (*register_resource)(bh_plugin plugin, const char *uri, size_t uri_len, bh_tool_fn fn, void *user_data);
+
+    /**
+     * OPTIONAL (ABI 1.1). Registers the function serving the manifest's
+     * prompt `name` (a [[prompts]] entry). Thread, ownership and returns as
+     * for register_resource.
+     */
+    bh_status (*register_prompt)(bh_plugin plugin, const char *name, size_t name_len, bh_tool_fn fn, void *user_data);
+
+    /**
+     * OPTIONAL (ABI 1.1). Registers the function that lists the plugin's
+     * resources per caller, for a manifest that says resource_list = true
+     * (for resources that come and go, such as documents in a folder; the
+     * [[resources]] entries are listed without it). It is called for
+     * resources/list like a read with no arguments and answers with
+     * result_resource(BH_RESOURCE_LINK) per resource, at most 10,000. The
+     * core keeps only URIs the manifest declares (a [[resources]] uri or a
+     * match of a [[resource_templates]] template) that the caller may read,
+     * and pages the list itself. Thread, ownership and returns as for
+     * register_resource (BH_E_NOT_ALLOWED for a second list function).
+     */
+    bh_status (*register_resource_list)(bh_plugin plugin, bh_tool_fn fn, void *user_data);
+
+    /**
+     * OPTIONAL (ABI 1.1). Appends one resource to the answer: a content of a
+     * resource read, an embedded resource of a prompt message (role user) or
+     * of a tool result, or, with BH_RESOURCE_LINK, a resource_link (a tool
+     * result, a prompt message or a list entry). Set struct_size first.
+     *  - uri: empty means the URI being read (a read only); otherwise one of
+     *    this plugin's URIs, which the caller's policy lets it read.
+     *  - data: UTF-8 text, or bytes with BH_RESOURCE_BINARY (sent base64).
+     *    Counts against result_bytes as text does (the raw bytes).
+     *  - version: an ETag-like version; empty: "sha256:" and the first 16
+     *    hex digits of data's digest (a link without data has none).
+     *  - modified_ms: milliseconds since the Unix epoch; sent as
+     *    annotations.lastModified (ISO 8601); 0 or less: unknown, omitted.
+     *  - title: a human name; a link's `name` (the URI when empty).
+     * Secrets: a granted secret's value in text (not in binary data) is
+     * replaced by "[redacted]", as for result_text.
+     *
+     * Thread:   as result_text.
+     * Ownership: every field is copied before it returns.
+     * Returns:  BH_OK; BH_E_INVALID for a too-small struct_size, text that is
+     *           not UTF-8 or an unknown flag; BH_E_NOT_ALLOWED for a URI not
+     *           the plugin's or not readable by this caller (answered as if
+     *           it did not exist), a link in a read, a second content in a
+     *           list entry's place, or after result_error; BH_E_TOO_LARGE;
+     *           BH_E_STALE. last_error says why.
+     */
+    bh_status (*result_resource)(bh_call call, const bh_resource_content *content);
+
+    /**
+     * OPTIONAL (ABI 1.1). Appends a text message with `role` to a prompt's
+     * answer (prompts only). Size, secrets and UTF-8 as for result_text.
+     * Returns:  BH_OK; BH_E_INVALID for an unknown role or text that is not
+     *           UTF-8; BH_E_NOT_ALLOWED outside a prompt or after
+     *           result_error; BH_E_TOO_LARGE; BH_E_STALE.
+     */
+    bh_status (*result_message)(bh_call call, bh_role role, const char *text, size_t text_len);
+
+    /**
+     * OPTIONAL (ABI 1.1). Names a source behind the answer that is not one
+     * of the resources it holds (those are named already): a file, a row, an
+     * upstream API. It appears in the provenance's sources[] and in the
+     * audit record. At most 100 per call; more are dropped. Set struct_size.
+     * Returns:  BH_OK; BH_E_INVALID for a too-small struct_size, an empty uri
+     *           or text that is not UTF-8; BH_E_STALE.
+     */
+    bh_status (*add_source)(bh_call call, const bh_source *source);
+
+    /**
+     * OPTIONAL (ABI 1.1). Says the answer left something out: `count` items
+     * BH_EXCLUDED_TRUNCATED by a limit (a search's `limit`, a page size) or
+     * BH_EXCLUDED_FILTERED by a rule the caller may know of; `why` is a short
+     * text for the caller (may be empty). Count only items the caller could
+     * have seen: never what lies outside its tenant or scope, whose very
+     * existence must not show. Calling it twice for one kind adds up.
+     * Returns:  BH_OK; BH_E_INVALID for an unknown kind or text that is not
+     *           UTF-8; BH_E_STALE.
+     */
+    bh_status (*report_excluded)(bh_call call, bh_exclusion kind, uint64_t count, const char *why, size_t why_len);
+
     /* New functions are added here, at the end, with a new minor version. */
 };
 
@@ -867,7 +1042,8 @@ BH_EXPORT bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plug
 #endif
 #ifdef BH_ENUMS_ARE_INTS_
 BH_ENUMS_ARE_INTS_(sizeof(bh_status) == 4 && sizeof(bh_error_kind) == 4 && sizeof(bh_log_level) == 4 &&
-                       sizeof(bh_concurrency) == 4 && sizeof(bh_file_type) == 4,
+                       sizeof(bh_concurrency) == 4 && sizeof(bh_file_type) == 4 &&
+                       sizeof(bh_role) == 4 && sizeof(bh_exclusion) == 4,
                    "Bulkhead's enums are 32-bit ints");
 #undef BH_ENUMS_ARE_INTS_
 #endif

@@ -12,6 +12,8 @@ struct CallRecord {
     var tool: String
     var principal: Principal
     var context: RequestContext
+    /// What was used: the record names it under "tool", "resource" or "prompt".
+    var primitive: Primitive = .tool
     var started = MonotonicClock.now()
 
     /// outcome: "ok", "error", "input_required", "not_visible" (a tool the
@@ -20,7 +22,7 @@ struct CallRecord {
                 result: ToolResult? = nil, arguments: JSONObject? = nil, clamped: [JSONValue] = []) -> JSONObject {
         var f: JSONObject = [
             "time": .string(Self.timestamp()),
-            "tool": .string(tool),
+            primitive.rawValue: .string(tool),
             "principal": .string(principal.name),
             "tenant": .string(principal.tenant),
             "scopes": .array(principal.scopes.map(JSONValue.string)),
@@ -44,6 +46,15 @@ struct CallRecord {
             f["result_bytes"] = .int(Int64(result.content.reduce(0) { $0 + ($1.objectValue?["text"]?.stringValue?.utf8.count ?? 0) }))
         }
         if let arguments { f["args_sha256"] = .string(ArgumentDigest.of(arguments)) }
+        // The sources an answer drew on: URIs and versions, never their contents.
+        if let result, case .array(let sources)? = result.meta?["bulkhead/provenance"]?["sources"], !sources.isEmpty {
+            f["sources"] = .array(sources.map { s in
+                var o: JSONObject = [:]
+                if let u = s["uri"] { o["uri"] = u }
+                if let v = s["version"] { o["version"] = v }
+                return .object(o)
+            })
+        }
         // Which fields were clamped, not to what: the values are the caller's arguments.
         if !clamped.isEmpty { f["clamped"] = .array(clamped.compactMap { $0["field"] }) }
         f["ms"] = .double(Double((MonotonicClock.now() - started) / 1000) / 1000)

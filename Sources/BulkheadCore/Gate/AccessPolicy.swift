@@ -1,15 +1,33 @@
 import BulkheadProtocol
 
-/// Who may see and call a plugin's tools, and within what limits: the
+/// What a gate rule names: the three primitives a plugin serves.
+public enum Primitive: String, Sendable, Hashable, CaseIterable {
+    case tool, resource, prompt
+
+    /// The policy key listing them in an `[[allow]]` rule.
+    var policyKey: String {
+        switch self {
+        case .tool: "tools"
+        case .resource: "resources"
+        case .prompt: "prompts"
+        }
+    }
+}
+
+/// Who may see and call a plugin's tools, resources and prompts, and within what limits: the
 /// `[[allow]]`, `[limits]` and `[clamp]` parts of that plugin's own
 /// policy.toml. Nothing is allowed unless a rule says so, and a policy that
 /// names a tool the plugin does not have is refused at load.
 public struct AccessPolicy: Sendable {
-    /// One `[[allow]]` rule: these callers may see and call these tools.
+    /// One `[[allow]]` rule: these callers may see and use these tools, resources and prompts.
     public struct Rule: Sendable {
         /// Tool names of this plugin (without the plugin prefix); nil means every tool.
         /// Names compare code point by code point (``ExactKey``).
         public var tools: Set<ExactKey>?
+        /// Resource URIs and URI templates as the manifest writes them; nil: every one.
+        public var resources: Set<ExactKey>? = []
+        /// Prompt names; nil: every one.
+        public var prompts: Set<ExactKey>? = []
         /// Principals allowed by name; "*" in the file means anyone.
         public var principals: Set<ExactKey>
         public var anyPrincipal: Bool
@@ -18,8 +36,18 @@ public struct AccessPolicy: Sendable {
         /// When set, only callers whose tenant is listed.
         public var tenants: Set<ExactKey>?
 
-        func allows(_ p: Principal, tool: String) -> Bool {
-            if let tools, !tools.contains(ExactKey(tool)) { return false }
+        func selects(_ kind: Primitive, _ name: String) -> Bool {
+            let list: Set<ExactKey>? = switch kind {
+            case .tool: tools
+            case .resource: resources
+            case .prompt: prompts
+            }
+            if let list, !list.contains(ExactKey(name)) { return false }
+            return true
+        }
+
+        func allows(_ p: Principal, _ kind: Primitive, _ name: String) -> Bool {
+            guard selects(kind, name) else { return false }
             if let tenants, !tenants.contains(ExactKey(p.tenant)) { return false }
             return anyPrincipal || principals.contains(ExactKey(p.name)) || p.scopes.contains { scopes.contains(ExactKey($0)) }
         }
@@ -41,17 +69,41 @@ public struct AccessPolicy: Sendable {
                                              present: false)
 
     public func allows(_ p: Principal, tool: String) -> Bool {
-        rules.contains { $0.allows(p, tool: tool) }
+        rules.contains { $0.allows(p, .tool, tool) }
+    }
+
+    /// Which `[[allow]]` rule (0-based, in file order) lets `p` use `name`: provenance names it.
+    public func ruleIndex(_ p: Principal, _ kind: Primitive, _ name: String) -> Int? {
+        rules.firstIndex { $0.allows(p, kind, name) }
+    }
+
+    /// Whether `p` may use at least one thing of `kind` (a resource list is shown to
+    /// whoever may read some resource of the plugin; the entries are filtered after).
+    public func allowsAny(_ p: Principal, _ kind: Primitive) -> Bool {
+        rules.contains { rule in
+            let list: Set<ExactKey>? = switch kind {
+            case .tool: rule.tools
+            case .resource: rule.resources
+            case .prompt: rule.prompts
+            }
+            if let list, list.isEmpty { return false }
+            return rule.allows(p, kind, list?.first?.string ?? "")
+        }
+    }
+
+    /// Whether `p` may use the resource (URI or template, as the manifest writes it) or prompt `name`.
+    public func allows(_ p: Principal, _ kind: Primitive, _ name: String) -> Bool {
+        rules.contains { $0.allows(p, kind, name) }
     }
 
     /// When `p` may not call `tool` but would with a scope it lacks (a rule for this
     /// tool and tenant names scopes): those scopes, sorted, for an OAuth step-up
     /// challenge. Empty when no scope would help.
-    public func missingScopes(_ p: Principal, tool: String) -> [String] {
-        guard !allows(p, tool: tool) else { return [] }
+    public func missingScopes(_ p: Principal, _ kind: Primitive = .tool, tool: String) -> [String] {
+        guard !allows(p, kind, tool) else { return [] }
         var scopes: Set<String> = []
         for rule in rules {
-            if let tools = rule.tools, !tools.contains(ExactKey(tool)) { continue }
+            if !rule.selects(kind, tool) { continue }
             if let tenants = rule.tenants, !tenants.contains(ExactKey(p.tenant)) { continue }
             for s in rule.scopes { scopes.insert(s.string) }
         }
@@ -59,7 +111,7 @@ public struct AccessPolicy: Sendable {
     }
 
     public func preapproves(_ p: Principal, tool: String) -> Bool {
-        preapproved.contains { $0.allows(p, tool: tool) }
+        preapproved.contains { $0.allows(p, .tool, tool) }
     }
 
     /// The limits that apply to `tool`: its own where it sets them, else the plugin's, else the defaults.
@@ -67,9 +119,17 @@ public struct AccessPolicy: Sendable {
         limits.overridden(by: toolLimits[exactly: tool]).effective
     }
 
-    /// Reads the access part of a policy document, checking every tool name against the manifest.
-    static func parse(_ doc: JSONObject, tools: [String], problems: inout [String]) -> AccessPolicy {
+    /// Reads the access part of a policy document, checking every tool, resource and prompt
+    /// name against the manifest.
+    static func parse(_ doc: JSONObject, tools: [String], resources: [String] = [], prompts: [String] = [],
+                      problems: inout [String]) -> AccessPolicy {
         let known = Set(tools.map { ExactKey($0) })
+        func checkNamed(_ kind: Primitive, _ name: String, _ names: [String], _ context: String) -> Bool {
+            if names.contains(where: { $0.isExactly(name) }) { return true }
+            let have = names.isEmpty ? "none" : names.sorted().joined(separator: ", ")
+            problems.append("policy: \(context) names \(kind.rawValue) '\(name)', which the plugin does not have (it has \(have))")
+            return false
+        }
         func checkTool(_ name: String, _ context: String) -> Bool {
             if known.contains(ExactKey(name)) { return true }
             problems.append("policy: \(context) names tool '\(name)', which the plugin does not have (it has \(tools.sorted().joined(separator: ", ")))")
@@ -94,22 +154,33 @@ public struct AccessPolicy: Sendable {
                     problems.append("policy: \(ctx) must be a table ([[\(key)]])")
                     continue
                 }
-                for key in t.keys where !["tools", "principals", "scopes", "tenants"].contains(key) {
-                    problems.append("policy: \(ctx): unknown key '\(key)' (known: principals, scopes, tenants, tools)")
+                let selectable = key == "allow" ? ["tools", "resources", "prompts"] : ["tools"]
+                for k in t.keys where !(selectable + ["principals", "scopes", "tenants"]).contains(k) {
+                    problems.append("policy: \(ctx): unknown key '\(k)' (known: principals, \(key == "allow" ? "prompts, resources, " : "")scopes, tenants, tools)")
                 }
-                let toolList = strings(t["tools"], "\(ctx).tools")
-                if t["tools"] == nil { problems.append("policy: \(ctx) needs tools = [\"…\"] (or [\"*\"] for all)") }
-                var tools: Set<ExactKey>?
-                if let toolList, !toolList.contains(where: { $0.isExactly("*") }) {
-                    tools = Set(toolList.filter { checkTool($0, ctx) }.map { ExactKey($0) })
+                if !selectable.contains(where: { t[$0] != nil }) {
+                    problems.append(key == "allow"
+                        ? "policy: \(ctx) needs tools = [\"…\"], resources = [\"…\"] or prompts = [\"…\"] ([\"*\"] for all)"
+                        : "policy: \(ctx) needs tools = [\"…\"] (or [\"*\"] for all)")
                 }
+                // A kind the rule does not name, it does not allow; ["*"] allows all of that kind.
+                func selection(_ kind: Primitive, _ names: [String]) -> Set<ExactKey>? {
+                    guard t[kind.policyKey] != nil else { return [] }
+                    guard let list = strings(t[kind.policyKey], "\(ctx).\(kind.policyKey)") else { return [] }
+                    if list.contains(where: { $0.isExactly("*") }) { return nil }
+                    return Set(list.filter { kind == .tool ? checkTool($0, ctx) : checkNamed(kind, $0, names, ctx) }.map { ExactKey($0) })
+                }
+                let toolSelection = selection(.tool, tools)
+                let resourceSelection = selection(.resource, resources)
+                let promptSelection = selection(.prompt, prompts)
                 let principals = strings(t["principals"], "\(ctx).principals") ?? []
                 let scopes = strings(t["scopes"], "\(ctx).scopes") ?? []
                 if principals.isEmpty && scopes.isEmpty {
                     problems.append("policy: \(ctx) needs principals = [\"…\"] or scopes = [\"…\"] (principals = [\"*\"] allows anyone)")
                 }
                 let tenants = strings(t["tenants"], "\(ctx).tenants").map { Set($0.map { ExactKey($0) }) }
-                rules.append(Rule(tools: tools, principals: Set(principals.filter { !$0.isExactly("*") }.map { ExactKey($0) }),
+                rules.append(Rule(tools: toolSelection, resources: resourceSelection, prompts: promptSelection,
+                                  principals: Set(principals.filter { !$0.isExactly("*") }.map { ExactKey($0) }),
                                   anyPrincipal: principals.contains { $0.isExactly("*") },
                                   scopes: Set(scopes.map { ExactKey($0) }), tenants: tenants))
             }

@@ -239,12 +239,12 @@ struct PluginLoader {
             instance.detach()
             return (nil, report)
         }
-        let declared = instance.manifest.tools.map(\.name)
-        for name in registered where !declared.contains(name) {
-            report.problems.append("tool '\(name)' registered by the plugin is not in the manifest")
+        let declared = FunctionKey.declared(by: instance.manifest)
+        for key in registered where !declared.contains(key) {
+            report.problems.append("\(FunctionKey.describe(key)) registered by the plugin is not in the manifest")
         }
-        for name in declared where !registered.contains(name) {
-            report.problems.append("manifest tool '\(name)' was not registered by the plugin")
+        for key in declared where !registered.contains(key) {
+            report.problems.append("manifest \(FunctionKey.describe(key)) was not registered by the plugin")
         }
         guard report.problems.isEmpty else {
             instance.shutdown()

@@ -33,10 +33,12 @@ public struct PluginManifest: Sendable {
     public var capabilities: [CapabilityRequest]
     /// Things worth telling the operator that do not refuse the plugin.
     public var notes: [String] = []
-    /// Tables of primitives a later Bulkhead serves (resources, templates,
-    /// prompts) that this manifest declares: loaded past, and said so.
-    public var unserved: [String] = []
-    static let unservedTables = ["resources", "resource_templates", "prompts"]
+    /// `[[resources]]`, `[[resource_templates]]` and `[[prompts]]` (ABI 1.1).
+    public var resources: [Resource] = []
+    public var resourceTemplates: [ResourceTemplate] = []
+    public var prompts: [Prompt] = []
+    /// `resource_list = true`: the plugin registers a function listing its resources per caller.
+    public var resourceList = false
 
     public static let fileName = "manifest.toml"
 
@@ -84,7 +86,6 @@ public struct PluginManifest: Sendable {
         var seen = Set<String>()
         switch doc["tools"] {
         case .array(let entries)?:
-            if entries.isEmpty { problems.append("manifest: [[tools]] is empty; a plugin serves at least one tool") }
             for (i, entry) in entries.enumerated() {
                 guard case .object(let t) = entry else {
                     problems.append("manifest: tools[\(i)] must be a table")
@@ -134,21 +135,35 @@ public struct PluginManifest: Sendable {
                                   outputValidator: outputValidator))
             }
         case nil:
-            problems.append("manifest: no [[tools]]; a plugin serves at least one tool")
+            break
         default:
             problems.append("manifest: tools must be an array of tables ([[tools]])")
         }
 
         let capabilities = CapabilityRequest.parseAll(doc["capabilities"], problems: &problems)
+        let (resources, templates, prompts) = parseResources(doc, plugin: Naming.isPluginName(name) ? name : "",
+                                                             problems: &problems)
+        var resourceList = false
+        switch doc["resource_list"] {
+        case nil: break
+        case .bool(let b)?: resourceList = b
+        default: problems.append("manifest: resource_list must be true or false")
+        }
+        if resourceList && templates.isEmpty && resources.isEmpty {
+            problems.append("manifest: resource_list = true, but no [[resources]] or [[resource_templates]] say which URIs a listed resource may have")
+        }
+        if tools.isEmpty && resources.isEmpty && templates.isEmpty && prompts.isEmpty && problems.isEmpty {
+            problems.append("manifest: no [[tools]], [[resources]], [[resource_templates]] or [[prompts]]: a plugin serves at least one")
+        }
 
         guard problems.isEmpty, let abi else { throw LoadProblems(problems) }
         var manifest = PluginManifest(name: name, version: version, abi: abi, library: library,
                                       description: description, tools: tools, capabilities: capabilities,
                                       notes: unchecked)
-        manifest.unserved = unservedTables.filter { doc[$0] != nil }
-        if !manifest.unserved.isEmpty {
-            manifest.notes.append("declares \(manifest.unserved.map { "[[\($0)]]" }.joined(separator: ", ")), which this Bulkhead does not serve yet (it serves tools only): its tools load, those are not offered to clients")
-        }
+        manifest.resources = resources
+        manifest.resourceTemplates = templates
+        manifest.prompts = prompts
+        manifest.resourceList = resourceList
         return manifest
     }
 

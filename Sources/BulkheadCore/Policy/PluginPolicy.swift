@@ -50,7 +50,9 @@ public struct PluginPolicy: Sendable {
         }
         let grants = CapabilityGrant.parseAll(doc["grants"], requests: manifest.capabilities, folder: folder,
                                               problems: &problems)
-        let access = AccessPolicy.parse(doc, tools: manifest.tools.map(\.name), problems: &problems)
+        let access = AccessPolicy.parse(doc, tools: manifest.tools.map(\.name),
+                                        resources: manifest.resources.map(\.uri) + manifest.resourceTemplates.map(\.uriTemplate),
+                                        prompts: manifest.prompts.map(\.name), problems: &problems)
         let runtime = RuntimePolicy.parse(doc["runtime"], problems: &problems)
         for key in doc.keys where !["config", "grants", "allow", "preapprove", "limits", "clamp", "runtime"].contains(key) {
             problems.append("policy: unknown table or key '\(key)' (known: allow, clamp, config, grants, limits, preapprove, runtime)")

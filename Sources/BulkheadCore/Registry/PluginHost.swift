@@ -9,41 +9,14 @@ import Synchronization
 /// The union of all loaded plugins, served as one set of tools named
 /// "<plugin>__<tool>" (see ``ToolNaming``). This is what the protocol layer talks to.
 public final class PluginHost: ToolProvider {
-    /// A class, not a struct: it is captured by every call's closures, and a
-    /// reference is one retain where a copy of all these fields is dozens.
-    private final class Entry: Sendable {
-        let plugin: PluginInstance
-        let tool: PluginManifest.Tool
-        let function: RegisteredTool
-        let descriptor: ToolDescriptor
-        /// What the plugin's policy sets for this tool, resolved once.
-        let limits: Limits.Effective
-        let clamps: Set<ExactKey>?
-        /// Counter keys: the tool's own when its [limits.<tool>] sets the limit, else the plugin's.
-        let rateKey: String
-        let concurrencyKey: String
-
-        init(plugin: PluginInstance, tool: PluginManifest.Tool, function: RegisteredTool, descriptor: ToolDescriptor,
-             limits: Limits.Effective, clamps: Set<ExactKey>?, rateKey: String, concurrencyKey: String) {
-            self.plugin = plugin
-            self.tool = tool
-            self.function = function
-            self.descriptor = descriptor
-            self.limits = limits
-            self.clamps = clamps
-            self.rateKey = rateKey
-            self.concurrencyKey = concurrencyKey
-        }
-    }
-
     /// By served name, compared code point by code point: a lookalike spelling is an unknown tool.
-    private let entries: [ExactKey: Entry]
+    let entries: [ExactKey: ServedEntry]
     /// Every entry in tools/list order.
-    private let ordered: [Entry]
+    let ordered: [ServedEntry]
     /// tools/list per principal (name, tenant and scopes, code point by code point):
     /// what its plugins' policies let it see, computed once. Bounded, because over
     /// HTTP every token subject is a principal: past the bound it starts afresh.
-    private let visible = Mutex<[VisibilityKey: [Entry]]>([:])
+    private let visible = Mutex<[VisibilityKey: [ServedEntry]]>([:])
     private struct VisibilityKey: Hashable {
         let name: ExactKey, tenant: ExactKey, scopes: [ExactKey]
         init(_ p: Principal) {
@@ -53,14 +26,18 @@ public final class PluginHost: ToolProvider {
         }
     }
     private static let visibleCacheLimit = 4096
-    private let plugins: [PluginInstance]
-    private let board: StatusBoard
-    private let config: ServerConfig
-    private let consent: ConsentGate
-    private let audit: AuditLog?
-    private let logger: Logger
+    /// Resources by URI scheme (one plugin each), and prompts by served name.
+    let resourceIndex: [String: PluginResources]
+    let prompts: [ExactKey: ServedEntry]
+    let orderedPrompts: [ServedEntry]
+    let plugins: [PluginInstance]
+    let board: StatusBoard
+    let config: ServerConfig
+    let consent: ConsentGate
+    let audit: AuditLog?
+    let logger: Logger
     /// Set when the server begins to shut down: new calls are refused from then on.
-    private let draining = Atomic<Bool>(false)
+    let draining = Atomic<Bool>(false)
 
     /// Loaded plugin names, in load order.
     public var pluginNames: [String] { plugins.map(\.name) }
@@ -100,9 +77,6 @@ public final class PluginHost: ToolProvider {
                     plugins.append(instance)
                     board.add(instance)
                     logger.info("loaded plugin '\(instance.name)' \(instance.manifest.version) from \(name)/: \(instance.manifest.tools.count) tools, \(instance.concurrencyName)")
-                    if !instance.manifest.unserved.isEmpty {
-                        logger.warning("plugin '\(instance.name)' declares \(instance.manifest.unserved.map { "[[\($0)]]" }.joined(separator: ", ")), which this Bulkhead does not serve yet: only its tools are offered")
-                    }
                 } else {
                     let reason = report.problems.joined(separator: "; ")
                     board.refuse(folder: name, reason: reason)
@@ -114,8 +88,8 @@ public final class PluginHost: ToolProvider {
         }
         self.plugins = plugins
 
-        var entries: [ExactKey: Entry] = [:]
-        var ordered: [Entry] = []
+        var entries: [ExactKey: ServedEntry] = [:]
+        var ordered: [ServedEntry] = []
         for plugin in plugins.sorted(by: { $0.name < $1.name }) {
             let access = plugin.policy.access
             for tool in plugin.manifest.tools.sorted(by: { $0.name < $1.name }) {
@@ -133,11 +107,12 @@ public final class PluginHost: ToolProvider {
                     meta: ["bulkhead/plugin": .string(plugin.name), "bulkhead/access": .string(tool.access.rawValue)]
                 )
                 let own = access.toolLimits[exactly: tool.name]
-                let entry = Entry(
+                let entry = ServedEntry(
                     plugin: plugin, tool: tool, function: fn, descriptor: descriptor,
                     limits: access.effectiveLimits(for: tool.name), clamps: access.clamps[exactly: tool.name],
                     rateKey: own?.callsPerMinute != nil ? tool.name : "*",
-                    concurrencyKey: own?.concurrentCalls != nil ? tool.name : "*")
+                    concurrencyKey: own?.concurrentCalls != nil ? tool.name : "*",
+                    primitive: .tool, policyName: tool.name, functionKey: FunctionKey.tool(tool.name))
                 entries[exactly: full] = entry
                 ordered.append(entry)
             }
@@ -147,12 +122,16 @@ public final class PluginHost: ToolProvider {
         }
         self.entries = entries
         self.ordered = ordered
+        let (index, prompts, orderedPrompts) = Self.resourceEntries(plugins)
+        self.resourceIndex = index
+        self.prompts = prompts
+        self.orderedPrompts = orderedPrompts
     }
 
     /// Only the tools this caller may call: the rest are not there for it.
     public func tools(for context: RequestContext) -> [ToolDescriptor] {
         let principal = self.principal(of: context)
-        let list: [Entry]
+        let list: [ServedEntry]
         let key = VisibilityKey(principal)
         if let cached = visible.withLock({ $0[key] }) {
             list = cached
@@ -168,327 +147,14 @@ public final class PluginHost: ToolProvider {
     }
 
     /// A token-proven caller as the token says; otherwise the configured principal of that name.
-    private func principal(of context: RequestContext) -> Principal {
+    func principal(of context: RequestContext) -> Principal {
         if let caller = context.caller { return Principal(name: caller.name, tenant: caller.tenant, scopes: caller.scopes) }
         return context.principal.flatMap { config.principals[exactly: $0] } ?? .local
     }
 
     public func callTool(name: String, arguments: JSONObject, context: RequestContext,
-                         complete answer: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
-        let principal = self.principal(of: context)
-        let logsCalls = logger.logLevel <= .info
-        let started = logsCalls ? MonotonicClock.now() : 0
-        // Built only when auditing: this is the hot path.
-        let record = audit.map { _ in CallRecord(tool: name, principal: principal, context: context) }
-        // A tool this caller may not call answers exactly like one that does not
-        // exist, so that refusals cannot be used to find out what is there.
-        // The audit, which only the operator reads, tells the two apart.
-        guard let entry = entries[exactly: name], entry.plugin.policy.access.allows(principal, tool: entry.tool.name) else {
-            // A caller proven by an OAuth token that would be let in with a scope it lacks
-            // is told which, so its client can ask for a token that has it (step-up).
-            if context.caller != nil, let entry = entries[exactly: name] {
-                let missing = entry.plugin.policy.access.missingScopes(principal, tool: entry.tool.name)
-                if !missing.isEmpty {
-                    let error = JSONRPCErrorObject.insufficientScope(
-                        missing, message: "the token lacks a scope \(name) needs: one of \(missing.joined(separator: ", "))")
-                    if let audit, let record {
-                        audit.record(record.fields(outcome: "insufficient_scope", plugin: entry.plugin)) { answer(.error(error)) }
-                    } else {
-                        answer(.error(error))
-                    }
-                    return nil
-                }
-            }
-            let outcome = entries[exactly: name] == nil ? "unknown_tool" : "not_visible"
-            if CoreMetrics.enabled {
-                // Counted as unknown either way, as the client sees it, and under no name it chose.
-                CoreMetrics.count(plugin: "", tool: "(unknown)", outcome: "unknown_tool", kind: nil)
-            }
-            if logsCalls {
-                CallLogLine.emit(logger, tool: name, principal: principal, plugin: entries[exactly: name]?.plugin.name,
-                                 outcome: outcome, kind: nil, started: started)
-            }
-            if let audit, let record {
-                audit.record(record.fields(outcome: outcome, plugin: entries[exactly: name]?.plugin)) {
-                    answer(.unknownTool(name))
-                }
-            } else {
-                answer(.unknownTool(name))
-            }
-            return nil
-        }
-        let plugin = entry.plugin
-        // Every way the call ends below goes through here: one line each.
-        let logged: @Sendable (ToolCallOutcome) -> Void
-        if logsCalls {
-            let logger = self.logger
-            logged = { outcome in
-                let (word, kind) = CallLogLine.outcome(of: outcome)
-                CallLogLine.emit(logger, tool: name, principal: principal, plugin: plugin.name, outcome: word, kind: kind,
-                                 started: started)
-                answer(outcome)
-            }
-        } else {
-            logged = answer
-        }
-        let complete: @Sendable (ToolCallOutcome) -> Void
-        if CoreMetrics.enabled {
-            let call = CoreMetrics.Call(plugin: plugin.name, tool: entry.tool.name)
-            complete = { outcome in
-                let (word, kind) = CallLogLine.outcome(of: outcome)
-                call.finished(outcome: word, kind: kind)
-                logged(outcome)
-            }
-        } else {
-            complete = logged
-        }
-        let audit = self.audit
-        let access = entry.tool.access.rawValue
-        var provenance: JSONObject = [
-            "plugin": .string(plugin.name),
-            "version": .string(plugin.manifest.version),
-            "trustDomain": .string(plugin.name),
-            "tool": .string(entry.tool.name),
-            "access": .string(entry.tool.access.rawValue),
-            "principal": .string(principal.name),
-            "tenant": .string(principal.tenant),
-        ]
-        let refuse: @Sendable (ToolResult) -> Void = { [provenance] result in
-            var result = result
-            plugin.errors.wrappingAdd(1, ordering: .relaxed)
-            result.meta = ["bulkhead/provenance": .object(provenance)]
-            if let audit, let record {
-                audit.record(record.fields(outcome: "error", plugin: plugin, access: access, result: result, arguments: arguments)) { [result] in
-                    complete(.result(result))
-                }
-            } else {
-                complete(.result(result))
-            }
-        }
-        let limits = entry.limits
-
-        if draining.load(ordering: .relaxed) {
-            refuse(ToolErrors.result(.unavailable, "the server is shutting down; \(name) was not run"))
-            return nil
-        }
-
-        // The gate, in order: size, schema (after clamping), rate and concurrency.
-        if !arguments.isEmpty && ArgumentSize.upperBound(arguments) > limits.argumentBytes {
-            let size = JSONValue.object(arguments).serialized().count
-            if size > limits.argumentBytes {
-                refuse(ToolErrors.result(.tooLarge, "the arguments are \(size) bytes; this tool's policy allows \(limits.argumentBytes) (argument_bytes)"))
-                return nil
-            }
-        }
-        let checked: ArgumentCheck.Passed
-        switch ArgumentCheck.run(arguments, tool: entry.tool, clamps: entry.clamps) {
-        case .success(let passed): checked = passed
-        case .failure(let box):
-            refuse(box.result)
-            return nil
-        }
-        if !checked.clamped.isEmpty { provenance["clamped"] = .array(checked.clamped) }
-
-        let cancellation = CallCancellation()
-        if entry.tool.access == .read {
-            // Reads never ask: straight on, without the consent machinery.
-            let finishedRecord = Self.auditor(audit, record, plugin: plugin, access: access, consent: nil, checked: checked)
-            dispatch(entry, name: name, principal: principal, arguments: checked.arguments, clamped: checked.clamped,
-                     provenance: provenance, cancellation: cancellation, notifications: context.notifications,
-                     refuse: refuse, audited: finishedRecord, complete: complete)
-            return cancellation
-        }
-
-        // A write's rate is counted once, when consent decides to ask (or finds it pre-approved),
-        // so a write over its rate is refused before anyone is asked to approve it, and the
-        // 2026-07-28 retry that redeems that question is not counted again.
-        let perMinute = entry.limits.callsPerMinute
-        let rateKey = entry.rateKey
-        let countRate: @Sendable () -> ToolResult? = {
-            guard let perMinute,
-                  case .busy(let reason, let retry) = plugin.limiter.admit(
-                      principal: principal.name, rateKey: rateKey, perMinute: perMinute,
-                      concurrencyKey: "", concurrent: nil, now: MonotonicClock.now())
-            else { return nil }
-            return ToolErrors.result(.unavailable, "\(name) is busy: \(reason); retry in \(retry) ms",
-                                     extra: ["retryAfterMs": .int(Int64(retry))])
-        }
-
-        // Consent, for writes: possibly after a round trip to the client's human.
-        consent.decide(servedName: name, tool: entry.tool, principal: principal, arguments: checked.arguments,
-                       preapproved: plugin.policy.access.preapproves(principal, tool: entry.tool.name),
-                       context: context, countRate: countRate,
-                       whenCancelled: { cancellation.onCancel($0) }) { [self, provenance] verdict in
-            switch verdict {
-            case .refuse(let result): refuse(result)
-            case .ask(let requests, let state):
-                if let audit, let record {
-                    audit.record(record.fields(outcome: "input_required", plugin: plugin, access: access, arguments: checked.arguments)) {
-                        complete(.inputRequired(inputRequests: requests, requestState: state))
-                    }
-                } else {
-                    complete(.inputRequired(inputRequests: requests, requestState: state))
-                }
-            case .proceed(let how):
-                var provenance = provenance
-                if entry.tool.access == .write { provenance["consent"] = .string(how) }
-                let consentText: String? = entry.tool.access == .write ? how : nil
-                let finishedRecord = Self.auditor(audit, record, plugin: plugin, access: access, consent: consentText,
-                                                  checked: checked)
-                dispatch(entry, name: name, principal: principal, arguments: checked.arguments, clamped: checked.clamped,
-                         provenance: provenance, cancellation: cancellation, notifications: context.notifications,
-                         refuse: refuse, audited: finishedRecord, complete: complete)
-            }
-        }
-        return cancellation
-    }
-
-    /// What records a finished call in the audit trail, when there is one, and
-    /// then (once the record is durable) sends its answer.
-    private static func auditor(_ audit: AuditLog?, _ record: CallRecord?, plugin: PluginInstance, access: String,
-                                consent: String?, checked: ArgumentCheck.Passed) -> (@Sendable (ToolResult, @escaping @Sendable () -> Void) -> Void)? {
-        guard let audit, let record else { return nil }
-        return { result, then in
-            audit.record(record.fields(outcome: result.isError ? "error" : "ok", plugin: plugin, access: access,
-                                       consent: consent, result: result, arguments: checked.arguments,
-                                       clamped: checked.clamped), then: then)
-        }
-    }
-
-    /// After the gate said yes: rate and concurrency, the deadline, the plugin's thread.
-    private func dispatch(_ entry: Entry, name: String, principal: Principal, arguments: JSONObject, clamped: [JSONValue],
-                          provenance: JSONObject, cancellation: CallCancellation,
-                          notifications: (any CallNotifier)?,
-                          refuse: @escaping @Sendable (ToolResult) -> Void,
-                          audited: (@Sendable (ToolResult, @escaping @Sendable () -> Void) -> Void)?,
-                          complete: @escaping @Sendable (ToolCallOutcome) -> Void) {
-        let plugin = entry.plugin
-        let limits = entry.limits
-        let now = MonotonicClock.now()
-        // A write's rate was counted when consent was asked for or found pre-approved (see callTool).
-        let perMinute = entry.tool.access == .write ? nil : limits.callsPerMinute
-        if perMinute != nil || limits.concurrentCalls != nil {
-            if case .busy(let reason, let retry) = plugin.limiter.admit(
-                principal: principal.name, rateKey: entry.rateKey, perMinute: perMinute,
-                concurrencyKey: entry.concurrencyKey, concurrent: limits.concurrentCalls, now: now)
-            {
-                refuse(ToolErrors.result(.unavailable, "\(name) is busy: \(reason); retry in \(retry) ms",
-                                         extra: ["retryAfterMs": .int(Int64(retry))]))
-                return
-            }
-        }
-
-        let deadline = now + UInt64(limits.deadlineMilliseconds) * 1_000_000
-        let call = CallState(plugin: plugin, tool: entry.tool.name, arguments: arguments, principal: principal,
-                             deadline: deadline, resultLimit: limits.resultBytes,
-                             outputValidator: entry.tool.outputValidator, notifications: notifications)
-        // A cancel that arrived while consent was being asked for applies at once.
-        guard cancellation.attach(call) else { return }
-        let clampNote = Self.clampNote(clamped)
-        let finished: @Sendable (ToolResult) -> Void = { [provenance] result in
-            var result = result
-            if result.isError { plugin.errors.wrappingAdd(1, ordering: .relaxed) }
-            if let clampNote, !result.isError { result.content.append(clampNote) }
-            result.meta = ["bulkhead/provenance": .object(provenance)]
-            if let audited {
-                audited(result) { [result] in complete(.result(result)) }
-            } else {
-                complete(.result(result))
-            }
-        }
-        plugin.calls.wrappingAdd(1, ordering: .relaxed)
-        plugin.inFlight.wrappingAdd(1, ordering: .relaxed)
-        let logger = self.logger
-
-        // At the deadline the caller is answered whatever the plugin is doing; a
-        // plugin still inside the call has overrun and is marked degraded until it returns.
-        let timer = DeadlineWatcher.shared.schedule(at: deadline, owner: ObjectIdentifier(self)) { firing in
-            guard call.claimAnswer() else { return }
-            // Sequentially consistent with the executor's store of `running` and load
-            // of the flag: either it sees the flag and never starts, or we see it running.
-            call.cancelledFlag.store(true, ordering: .sequentiallyConsistent)
-            if firing == .shutdown {
-                if call.running.load(ordering: .sequentiallyConsistent) {
-                    logger.warning("plugin '\(plugin.name)' tool '\(entry.tool.name)' was still running at the drain deadline: answered unavailable")
-                }
-                finished(ToolErrors.result(.unavailable, "the server shut down before \(name) finished; it may or may not have taken effect"))
-                return
-            }
-            if call.running.load(ordering: .sequentiallyConsistent) {
-                call.overran.store(true, ordering: .sequentiallyConsistent)
-                plugin.overrunning.wrappingAdd(1, ordering: .relaxed)
-                plugin.health.store(PluginHealth.degraded.rawValue, ordering: .relaxed)
-                logger.warning("plugin '\(plugin.name)' tool '\(entry.tool.name)' overran its \(limits.deadlineMilliseconds) ms deadline: answered timeout, plugin marked degraded until it returns")
-            }
-            finished(ToolErrors.result(.timeout, "\(name) did not answer within its \(limits.deadlineMilliseconds) ms deadline"))
-        }
-
-        let function = entry.function
-        let concurrencyKey = entry.concurrencyKey
-        let limited = limits.concurrentCalls != nil
-        plugin.executor.submit {
-            defer {
-                plugin.inFlight.wrappingAdd(-1, ordering: .relaxed)
-                if limited { plugin.limiter.release(concurrencyKey: concurrencyKey) }
-                // Answered at its deadline while inside the plugin; the plugin is back now.
-                if call.overran.load(ordering: .sequentiallyConsistent),
-                   plugin.overrunning.wrappingSubtract(1, ordering: .relaxed).newValue == 0 {
-                    plugin.health.store(PluginHealth.ok.rawValue, ordering: .relaxed)
-                    logger.notice("plugin '\(plugin.name)' returned from its overrun call: no longer degraded")
-                }
-            }
-            call.running.store(true, ordering: .sequentiallyConsistent)
-            if call.cancelledFlag.load(ordering: .sequentiallyConsistent) || call.isCancelled {
-                // Cancelled, or its deadline passed, while it waited for a thread: never started.
-                if call.claimAnswer() {
-                    DeadlineWatcher.shared.cancel(timer)
-                    finished(call.pastDeadline
-                        ? ToolErrors.result(.timeout, "\(name) did not start within its \(limits.deadlineMilliseconds) ms deadline")
-                        : ToolErrors.result(.cancelled, "cancelled before it started"))
-                }
-                return
-            }
-            guard plugin.enterCall() else {
-                // The plugin was shut down (its destroy may be running) while this waited for a thread.
-                if call.claimAnswer() {
-                    DeadlineWatcher.shared.cancel(timer)
-                    finished(ToolErrors.result(.unavailable, "the server shut down before \(name) started"))
-                }
-                return
-            }
-            let token = HandleTable.shared.register(call: call)
-            let outcome = plugin.runtime.run(tool: entry.tool.name, registered: function, call: call, token: token)
-            plugin.leaveCall()
-            HandleTable.shared.unregister(call: token)
-            if call.claimAnswer() {
-                DeadlineWatcher.shared.cancel(timer)
-                var result: ToolResult
-                switch outcome {
-                case .returned(let status): result = call.finish(status: status)
-                case .failed(let failure):
-                    call.answer.withLock { $0.lent.releaseAll() }
-                    result = failure
-                }
-                // A plugin that stopped because its deadline passed (it polls is_cancelled)
-                // can return before the watcher fires: the caller still gets timeout.
-                if result.isError, call.pastDeadline, result.structuredContent?.objectValue?["kind"] == .string("cancelled") {
-                    result = ToolErrors.result(.timeout, "\(name) did not answer within its \(limits.deadlineMilliseconds) ms deadline")
-                }
-                finished(result)
-            } else {
-                call.answer.withLock { $0.lent.releaseAll() }
-            }
-        }
-    }
-
-    /// A text block saying which arguments the policy clamped, for readers of the content.
-    private static func clampNote(_ clamped: [JSONValue]) -> JSONValue? {
-        guard !clamped.isEmpty else { return nil }
-        let parts = clamped.compactMap { c -> String? in
-            guard case .object(let o) = c, let f = o["field"]?.stringValue, let r = o["requested"], let a = o["applied"] else { return nil }
-            return "\(f) \(String(decoding: r.serialized(), as: UTF8.self)) → \(String(decoding: a.serialized(), as: UTF8.self))"
-        }
-        return ["type": "text", "text": .string("(clamped by policy: \(parts.joined(separator: ", ")))")]
+                         complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        pass(entries[exactly: name], name: name, arguments: arguments, kind: .tool, context: context, complete: complete)
     }
 
     /// The server begins to shut down: every new call is refused with `unavailable`
@@ -518,45 +184,4 @@ public final class PluginHost: ToolProvider {
 
     /// The state of every plugin as JSON (what the admin plugin sees).
     public func statusJSON() -> JSONValue { board.snapshot() }
-}
-
-/// Cancels one call: sets the flag the plugin polls with is_cancelled. The
-/// call may not exist yet (consent is being asked for); a cancel then stops
-/// it from ever being dispatched.
-private final class CallCancellation: ToolCallCancellation, Sendable {
-    private struct State: ~Copyable {
-        var call: CallState?
-        var cancelled = false
-        var actions: [@Sendable () -> Void] = []
-    }
-    private let state = Mutex(State())
-
-    /// Runs `action` when the call is cancelled (at once if it already was).
-    func onCancel(_ action: @escaping @Sendable () -> Void) {
-        let now = state.withLock { s in
-            if s.cancelled { return true }
-            s.actions.append(action)
-            return false
-        }
-        if now { action() }
-    }
-
-    /// Attaches the dispatched call; false when a cancel came first.
-    func attach(_ call: CallState) -> Bool {
-        state.withLock { s in
-            guard !s.cancelled else { return false }
-            s.call = call
-            return true
-        }
-    }
-
-    func cancel(reason: String?) {
-        let (call, actions) = state.withLock { s in
-            s.cancelled = true
-            defer { s.actions = [] }
-            return (s.call, s.actions)
-        }
-        call?.cancelledFlag.store(true, ordering: .relaxed)
-        for action in actions { action() }
-    }
 }

@@ -5,11 +5,37 @@ import BulkheadProtocol
 import CBulkhead
 import Synchronization
 
-/// One tool call in progress: what the plugin reads (arguments, caller,
-/// deadline, cancellation) and what it has answered so far.
+/// What a call is for, which decides what its results become.
+enum CallKind: Sendable {
+    /// A tools/call: content blocks and structured content.
+    case tool
+    /// A resources/read of `uri`: resource contents; `mimeType` is the manifest's.
+    case read(uri: String, mimeType: String?)
+    /// A prompts/get: messages.
+    case prompt
+    /// The plugin's resource list (resources/list): Resource entries.
+    case list
+
+    var noun: String {
+        switch self {
+        case .tool: "tool"
+        case .read: "resource"
+        case .prompt: "prompt"
+        case .list: "resource list"
+        }
+    }
+}
+
+/// One call in progress (a tool call, a resource read, a prompt get or a
+/// resource listing): what the plugin reads (arguments, caller, deadline,
+/// cancellation) and what it has answered so far.
 final class CallState: Sendable {
     let plugin: PluginInstance
     let tool: String
+    let kind: CallKind
+    /// Whether the caller may read a URI the plugin names in result_resource
+    /// (it is the plugin's, declared, and allowed by policy); nil: none may be named.
+    let mayRead: (@Sendable (String) -> (mimeType: String?, allowed: Bool))?
     let arguments: JSONObject
     let principal: Principal
     /// Monotonic nanoseconds at which the call times out, or nil.
@@ -46,14 +72,20 @@ final class CallState: Sendable {
         /// Why the plugin's last refused result was refused, for the client's `internal`
         /// when it then sets nothing valid.
         var refusal: String?
+        /// Provenance: what the answer came from, and what it left out (by bh_exclusion).
+        var sources: [JSONValue] = []
+        var excluded: [Int32: (count: UInt64, why: String)] = [:]
     }
 
     let answer = Mutex(Answer())
 
     init(plugin: PluginInstance, tool: String, arguments: JSONObject, principal: Principal, deadline: UInt64?,
          resultLimit: Int = Limits.defaults.resultBytes, outputValidator: JSONSchemaValidator? = nil,
-         notifications: (any CallNotifier)? = nil) {
+         notifications: (any CallNotifier)? = nil, kind: CallKind = .tool,
+         mayRead: (@Sendable (String) -> (mimeType: String?, allowed: Bool))? = nil) {
         self.notifications = notifications
+        self.kind = kind
+        self.mayRead = mayRead
         self.plugin = plugin
         self.tool = tool
         self.arguments = arguments
@@ -85,8 +117,42 @@ final class CallState: Sendable {
                 return ToolErrors.result(.tooLarge, "the result of '\(plugin.name).\(tool)' exceeds the \(resultLimit) bytes this plugin's policy allows (result_bytes)")
             }
             let refused = a.refusal.map { " (\($0))" } ?? ""
+            let noun = kind.noun
             if status != BH_OK {
-                return ToolErrors.result(.internal, "plugin '\(plugin.name)' tool '\(tool)' returned \(StatusName.of(status)) without setting a result\(refused)")
+                return ToolErrors.result(.internal, "plugin '\(plugin.name)' \(noun) '\(tool)' returned \(StatusName.of(status)) without setting a result\(refused)")
+            }
+            var meta: JSONObject?
+            if !a.sources.isEmpty || !a.excluded.isEmpty {
+                var parts: JSONObject = [:]
+                if !a.sources.isEmpty { parts["sources"] = .array(a.sources) }
+                if !a.excluded.isEmpty {
+                    parts["excluded"] = .array(a.excluded.keys.sorted().map { k in
+                        let e = a.excluded[k]!
+                        var o: JSONObject = ["reason": .string(k == Int32(bitPattern: BH_EXCLUDED_TRUNCATED.rawValue) ? "truncated" : "filtered"),
+                                             "count": .int(Int64(clamping: e.count))]
+                        if !e.why.isEmpty { o["note"] = .string(e.why) }
+                        return .object(o)
+                    })
+                }
+                meta = ["bulkhead/provenance": .object(parts)]
+            }
+            switch kind {
+            case .tool: break
+            case .read:
+                var contents = a.content
+                if let s = a.structured { contents.append(ResourceContent.json(s, call: self)) }
+                // MCP: a read never answers with empty contents.
+                if contents.isEmpty {
+                    return ToolErrors.result(.internal, "plugin '\(plugin.name)' returned BH_OK from resource '\(tool)' without contents\(refused)")
+                }
+                return ToolResult(content: contents, meta: meta)
+            case .prompt:
+                if a.content.isEmpty {
+                    return ToolErrors.result(.internal, "plugin '\(plugin.name)' returned BH_OK from prompt '\(tool)' without a message\(refused)")
+                }
+                return ToolResult(content: a.content, meta: meta)
+            case .list:
+                return ToolResult(content: a.content, meta: meta)
             }
             // An empty success would tell the client the call worked and hand it nothing.
             if a.content.isEmpty && a.structured == nil {
@@ -101,7 +167,7 @@ final class CallState: Sendable {
                 // Clients that ignore structuredContent still get the data.
                 content = [["type": "text", "text": .string(String(decoding: s.serialized(), as: UTF8.self))]]
             }
-            return ToolResult(content: content, structuredContent: a.structured)
+            return ToolResult(content: content, structuredContent: a.structured, meta: meta)
         }
     }
 }

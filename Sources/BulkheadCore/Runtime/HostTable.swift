@@ -20,6 +20,24 @@ enum HostTable {
             return instance.register(tool: toolName, function: fn, userData: userData)
         }
 
+        api.register_resource = { plugin, uri, uriLen, fn, userData in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            guard let fn, let text = validatedUTF8(uri, uriLen), !text.isEmpty else { return BH_E_INVALID }
+            return instance.register(tool: FunctionKey.resource(text), function: fn, userData: userData)
+        }
+
+        api.register_prompt = { plugin, name, nameLen, fn, userData in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            guard let fn, let text = validatedUTF8(name, nameLen), Naming.isToolName(text) else { return BH_E_INVALID }
+            return instance.register(tool: FunctionKey.prompt(text), function: fn, userData: userData)
+        }
+
+        api.register_resource_list = { plugin, fn, userData in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            guard let fn else { return BH_E_INVALID }
+            return instance.register(tool: FunctionKey.resourceList, function: fn, userData: userData)
+        }
+
         api.log = { plugin, level, message, messageLen in
             guard let instance = HandleTable.shared.plugin(plugin.token) else {
                 _ = staleHandle("plugin", plugin.token)
@@ -140,8 +158,15 @@ enum HostTable {
                 guard let s = validatedUTF8(text, textLen) else {
                     return state.refuse(&a, BH_E_INVALID, "result_text: the text is not UTF-8")
                 }
+                let text = state.plugin.capabilities.scrub(s)
+                switch state.kind {
+                case .tool: a.content.append(["type": "text", "text": .string(text)])
+                case .read: a.content.append(ResourceContent.text(text, call: state))
+                case .prompt: a.content.append(ResourceContent.message(role: BH_ROLE_USER, ["type": "text", "text": .string(text)]))
+                case .list:
+                    return state.refuse(&a, BH_E_NOT_ALLOWED, "result_text: a resource list answers with result_resource(BH_RESOURCE_LINK)")
+                }
                 a.bytes += textLen
-                a.content.append(["type": "text", "text": .string(state.plugin.capabilities.scrub(s))])
                 return BH_OK
             }
         }
@@ -150,6 +175,11 @@ enum HostTable {
             guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             return state.answer.withLock { a in
                 guard a.error == nil, a.structured == nil else { return BH_E_NOT_ALLOWED }
+                switch state.kind {
+                case .tool, .read: break
+                case .prompt, .list:
+                    return state.refuse(&a, BH_E_NOT_ALLOWED, "result_json: a \(state.kind.noun) has no structured content")
+                }
                 if let refused = state.refuseOversized(&a, jsonLen, "result_json") { return refused }
                 guard let raw = bh_bytes.view(json, jsonLen) else {
                     return state.refuse(&a, BH_E_INVALID, "result_json: json is NULL")
@@ -215,6 +245,7 @@ enum HostTable {
             return BH_OK
         }
         installCapabilities(&api)
+        installResources(&api)
         return api
     }
 }

@@ -14,8 +14,10 @@ struct MCPResultWriter: Sendable {
     let discoverResult: [UInt8]
     private let instructions: String?
     private let toolsListTTL: Int64
+    /// The `capabilities` object both eras announce.
+    private let capabilities: [UInt8]
 
-    init(identity: ServerIdentity, configuration: MCPServerConfiguration) {
+    init(identity: ServerIdentity, configuration: MCPServerConfiguration, resources: Bool = false, prompts: Bool = false) {
         var info: [UInt8] = []
         info.appendLiteral(#"{"name":"#)
         JSONOutput.writeString(identity.name, into: &info)
@@ -38,6 +40,12 @@ struct MCPResultWriter: Sendable {
 
         instructions = identity.instructions
         toolsListTTL = configuration.toolsListTTLMilliseconds
+        var caps: [UInt8] = []
+        caps.appendLiteral(#"{"tools":{"listChanged":false},"logging":{}"#)
+        if resources { caps.appendLiteral(#","resources":{"subscribe":false,"listChanged":false}"#) }
+        if prompts { caps.appendLiteral(#","prompts":{"listChanged":false}"#) }
+        caps.append(UInt8(ascii: "}"))
+        capabilities = caps
 
         var discover: [UInt8] = []
         discover.appendLiteral(#"{"supportedVersions":["#)
@@ -45,7 +53,8 @@ struct MCPResultWriter: Sendable {
             if i > 0 { discover.append(UInt8(ascii: ",")) }
             JSONOutput.writeString(version, into: &discover)
         }
-        discover.appendLiteral(#"],"capabilities":{"tools":{"listChanged":false},"logging":{}}"#)
+        discover.appendLiteral(#"],"capabilities":"#)
+        discover.append(contentsOf: caps)
         if let instructions = identity.instructions {
             discover.appendLiteral(#","instructions":"#)
             JSONOutput.writeString(instructions, into: &discover)
@@ -72,7 +81,9 @@ struct MCPResultWriter: Sendable {
     func initializeResult(protocolVersion: String, into out: inout [UInt8]) {
         out.appendLiteral(#"{"protocolVersion":"#)
         JSONOutput.writeString(protocolVersion, into: &out)
-        out.appendLiteral(#","capabilities":{"tools":{"listChanged":false},"logging":{}},"serverInfo":"#)
+        out.appendLiteral(#","capabilities":"#)
+        out.append(contentsOf: capabilities)
+        out.appendLiteral(#","serverInfo":"#)
         out.append(contentsOf: serverInfo)
         if let instructions {
             out.appendLiteral(#","instructions":"#)
@@ -193,5 +204,34 @@ struct MCPResultWriter: Sendable {
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// Any other result: `members`, then in the stateless era the cache hints (when
+    /// `ttl` is set: a list or a read) and the stamp, with `meta` beside the server's.
+    func object(_ members: JSONObject, meta: JSONObject?, ttl: Int64?, stateless: Bool, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        var body: [UInt8] = []
+        members.serializeMembers(into: &body)
+        out.append(contentsOf: body.dropFirst())
+        guard stateless else {
+            if let meta, !meta.isEmpty {
+                out.appendLiteral(#","_meta":"#)
+                meta.serialize(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+            return
+        }
+        if let ttl {
+            out.appendLiteral(#","ttlMs":"#)
+            JSONOutput.writeInteger(ttl, into: &out)
+            // Private: every list and read depends on who asks (each plugin's policy filters it).
+            out.appendLiteral(#","cacheScope":"private""#)
+        }
+        out.appendLiteral(#","resultType":"complete","_meta":{"#)
+        JSONOutput.writeString(MCPProtocol.serverInfoKey, into: &out)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: serverInfo)
+        meta?.serializeMembers(into: &out, skipping: MCPProtocol.serverInfoKey)
+        out.appendLiteral("}}")
     }
 }

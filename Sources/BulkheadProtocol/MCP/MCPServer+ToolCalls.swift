@@ -20,6 +20,19 @@ extension MCPServer {
             return
         }
 
+        startInFlight(id: id, params: params, context: context, answer: { [self] id, stateless, outcome in
+            answerToolCall(id: id, stateless: stateless, outcome: outcome)
+        }) { [provider] context, complete in
+            provider.callTool(name: name, arguments: arguments, context: context, complete: complete)
+        }
+    }
+
+    /// Starts one request that runs in a plugin (tools/call, resources/read, prompts/get,
+    /// resources/list): registers it in flight so it can be cancelled and drained, gives
+    /// it its context, and answers it through `answer` exactly once.
+    func startInFlight(id: JSONRPCID, params: JSONObject?, context: RequestContext,
+                       answer: @escaping @Sendable (JSONRPCID, Bool, ToolCallOutcome) -> Void,
+                       start: (RequestContext, @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?) {
         let stateless = context.era.isStateless
         let serial: UInt64? = state.withLock { s in
             guard s.calls[id] == nil else { return nil }
@@ -44,9 +57,9 @@ extension MCPServer {
             context.notifications = CallNotifications(
                 server: self, id: id, serial: serial, progressToken: context.progressToken, level: context.logLevel)
         }
-        // The provider may call `complete` on any thread, even before callTool returns.
-        let cancellation = provider.callTool(name: name, arguments: arguments, context: context) { outcome in
-            self.finishCall(id: id, serial: serial, stateless: stateless, outcome: outcome)
+        // The provider may call `complete` on any thread, even before start returns.
+        let cancellation = start(context) { outcome in
+            self.finishCall(id: id, serial: serial, stateless: stateless, outcome: outcome, answer: answer)
         }
 
         // Attach the cancellation handle, unless a cancel overtook the start (possible
@@ -70,7 +83,8 @@ extension MCPServer {
     }
 
     /// The provider's `complete`: answers the call unless it was cancelled or already answered.
-    private func finishCall(id: JSONRPCID, serial: UInt64, stateless: Bool, outcome: ToolCallOutcome) {
+    private func finishCall(id: JSONRPCID, serial: UInt64, stateless: Bool, outcome: ToolCallOutcome,
+                            answer: @Sendable (JSONRPCID, Bool, ToolCallOutcome) -> Void) {
         let deliver: Bool = state.withLock { s in
             guard var call = s.calls[id], call.serial == serial, !call.cancelRequested, !call.completing else {
                 return false
@@ -82,6 +96,17 @@ extension MCPServer {
         }
         guard deliver else { return }
 
+        answer(id, stateless, outcome)
+
+        let idle: Bool = state.withLock { s in
+            if s.calls[id]?.serial == serial { s.calls[id] = nil }
+            return s.calls.isEmpty
+        }
+        if idle { state.broadcast() }
+    }
+
+    /// Writes a tools/call outcome.
+    func answerToolCall(id: JSONRPCID, stateless: Bool, outcome: ToolCallOutcome) {
         switch outcome {
         case .result(let result):
             sendResult(id: id, capacity: 256) { results.toolResult(result, stateless: stateless, into: &$0) }
@@ -96,12 +121,6 @@ extension MCPServer {
         case .error(let error):
             sendError(id: id, error)
         }
-
-        let idle: Bool = state.withLock { s in
-            if s.calls[id]?.serial == serial { s.calls[id] = nil }
-            return s.calls.isEmpty
-        }
-        if idle { state.broadcast() }
     }
 
     /// `notifications/cancelled {requestId, reason?}`: stop the call and never answer it.

@@ -68,7 +68,8 @@ public final class MCPServer: Sendable {
             self.provider = provider
             self.configuration = configuration
             self.log = log
-            self.results = MCPResultWriter(identity: identity, configuration: configuration)
+            self.results = MCPResultWriter(identity: identity, configuration: configuration,
+                                           resources: provider.servesResources, prompts: provider.servesPrompts)
         }
     }
 
@@ -152,6 +153,16 @@ public final class MCPServer: Sendable {
             }
         case "logging/setLevel":
             setLogLevel(id: id, params: params, context: context)
+        case "resources/list":
+            listResources(id: id, params: params, context: context)
+        case "resources/templates/list":
+            listResourceTemplates(id: id, params: params, context: context)
+        case "resources/read":
+            readResource(id: id, params: params, context: context)
+        case "prompts/list":
+            listPrompts(id: id, params: params, context: context)
+        case "prompts/get":
+            getPrompt(id: id, params: params, context: context)
         default:
             sendError(id: id, .methodNotFound(method))
         }

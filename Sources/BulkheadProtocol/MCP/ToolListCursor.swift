@@ -12,11 +12,20 @@ enum ToolListCursor {
     private static let salt = UInt64.random(in: .min ... .max)
 
     static func make(offset: Int, tools: [ToolDescriptor]) -> String {
-        prefix + String(offset, radix: 36) + "." + hex(tag(offset: offset, name: tools[offset].name))
+        make(offset: offset, name: tools[offset].name)
+    }
+
+    /// A cursor into any list, tied to the name of the entry it points at.
+    static func make(offset: Int, name: String) -> String {
+        prefix + String(offset, radix: 36) + "." + hex(tag(offset: offset, name: name))
+    }
+
+    static func offset(of cursor: String, in tools: [ToolDescriptor]) -> Int? {
+        offset(of: cursor, count: tools.count) { tools[$0].name }
     }
 
     /// The offset a cursor points at, or nil if this server did not issue it for this list.
-    static func offset(of cursor: String, in tools: [ToolDescriptor]) -> Int? {
+    static func offset(of cursor: String, count: Int, name: (Int) -> String) -> Int? {
         guard cursor.hasPrefix(prefix) else { return nil }
         let body = cursor.utf8.dropFirst(prefix.utf8.count)
         guard let dot = body.firstIndex(of: UInt8(ascii: ".")),
@@ -25,7 +34,7 @@ enum ToolListCursor {
             let tagText = String(body[body.index(after: dot)...]),
             tagText.utf8.count == 16, let tag = UInt64(tagText, radix: 16)
         else { return nil }
-        guard offset > 0, offset < tools.count, tag == self.tag(offset: offset, name: tools[offset].name) else {
+        guard offset > 0, offset < count, tag == self.tag(offset: offset, name: name(offset)) else {
             return nil
         }
         return offset

@@ -96,6 +96,8 @@ public struct ToolResult: Sendable {
     public var isError: Bool
     /// `_meta` of the result (provenance rides here).
     public var meta: JSONObject?
+    /// A resource read's freshness: the 2026-07-28 `ttlMs` (nil: 0, immediately stale).
+    public var ttlMilliseconds: Int64?
 
     public init(content: [JSONValue], structuredContent: JSONValue? = nil, isError: Bool = false,
                 meta: JSONObject? = nil) {
@@ -154,6 +156,17 @@ public protocol ToolProvider: Sendable {
     /// instead of being run. Calls already in flight go on.
     func beginDrain()
 
+    var servesResources: Bool { get }
+    var servesPrompts: Bool { get }
+    func listResources(context: RequestContext,
+                       complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
+    func resourceTemplates(for context: RequestContext) -> [JSONValue]
+    func readResource(uri: String, context: RequestContext,
+                      complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
+    func prompts(for context: RequestContext) -> [JSONValue]
+    func getPrompt(name: String, arguments: JSONObject, context: RequestContext,
+                   complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
+
     /// The drain deadline has passed: answer every call still in flight now,
     /// each through its `complete`, exactly once (a late return from the work
     /// must then answer nothing). Whatever the provider leaves unanswered the
@@ -180,5 +193,45 @@ public struct ServerIdentity: Sendable {
         self.version = version
         self.title = title
         self.instructions = instructions
+    }
+}
+
+/// Serves resources and prompts to the protocol layer (both optional: a
+/// provider that serves neither keeps the defaults, and the server then
+/// declares neither capability).
+///
+/// Reads, gets and the resource list reuse ``ToolCallOutcome``: `.result`
+/// carries the contents (`resources/read`), the messages (`prompts/get`) or
+/// the Resource entries (`resources/list`) in `content`, with `meta`;
+/// `.unknownTool` means "no such resource / prompt" and is answered as each
+/// era requires; `.error` is answered as is.
+extension ToolProvider {
+    /// Whether `resources/*` and `prompts/*` are served at all.
+    public var servesResources: Bool { false }
+    public var servesPrompts: Bool { false }
+
+    /// Every resource this caller may see, in a deterministic order (the server pages it).
+    public func listResources(context: RequestContext,
+                              complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        complete(.result(ToolResult(content: [])))
+        return nil
+    }
+
+    /// The ResourceTemplate entries this caller may see.
+    public func resourceTemplates(for context: RequestContext) -> [JSONValue] { [] }
+
+    public func readResource(uri: String, context: RequestContext,
+                             complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        complete(.unknownTool(uri))
+        return nil
+    }
+
+    /// The Prompt entries this caller may see.
+    public func prompts(for context: RequestContext) -> [JSONValue] { [] }
+
+    public func getPrompt(name: String, arguments: JSONObject, context: RequestContext,
+                          complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        complete(.unknownTool(name))
+        return nil
     }
 }

@@ -85,6 +85,9 @@ typedef enum bhw_op {
 
     /* ---- worker -> core requests (header.seq != 0), each answered by BHW_REPLY ----
      * request fields                                   -> reply fields after status */
+    /* name: a tool's name; or, for ABI 1.1, "\x01" + a resource's URI or template,
+     * "\x02" + a prompt's name, "\x03list" for the resource list function. The
+     * same key names the function in BHW_CALL. */
     BHW_REGISTER = 20,    /* u64 plugin, bytes name                    -> - */
     BHW_CONFIG = 21,      /* u64 plugin, bytes key                     -> bytes value */
     BHW_ARGUMENTS = 22,   /* -                                         -> bytes json */
@@ -117,7 +120,13 @@ typedef enum bhw_op {
      * answers it as its own size check would (BH_E_TOO_LARGE, last_error, and
      * the call then answers too_large), even where result_bytes allows more. */
     BHW_RESULT_OVERSIZE = 43,
-    BHW_PROGRESS = 44     /* f64 progress, f64 total, bytes message     -> - */
+    BHW_PROGRESS = 44,    /* f64 progress, f64 total, bytes message     -> - */
+    /* ABI 1.1 */
+    BHW_RESULT_RESOURCE = 45, /* u32 flags, bytes uri, bytes mime_type, bytes data, bytes version,
+                               * i64 modified_ms, bytes title              -> - */
+    BHW_RESULT_MESSAGE = 46,  /* u32 role, bytes text                      -> - */
+    BHW_ADD_SOURCE = 47,      /* bytes uri, bytes title, bytes version, i64 modified_ms -> - */
+    BHW_REPORT_EXCLUDED = 48  /* u32 kind, u64 count, bytes why            -> - */
 } bhw_op;
 
 typedef enum bhw_hello_outcome {

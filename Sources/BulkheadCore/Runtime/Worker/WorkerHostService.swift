@@ -77,9 +77,14 @@ struct WorkerHostService {
             let token = try r.u64(), name = try r.data()
             try r.end()
             return plugin(token) { p in
-                name.withUnsafeBufferPointer { n in
-                    api.register_tool(p, n.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, n.count,
-                                      WorkerRuntime.remoteTool, nil)
+                // The key's first byte says what is registered (see BHW_REGISTER).
+                let rest = Array(name.dropFirst())
+                switch name.first {
+                case 1: return withChars(rest) { api.register_resource(p, $0, $1, WorkerRuntime.remoteTool, nil) }
+                case 2: return withChars(rest) { api.register_prompt(p, $0, $1, WorkerRuntime.remoteTool, nil) }
+                case 3 where rest == Array("list".utf8): return api.register_resource_list(p, WorkerRuntime.remoteTool, nil)
+                case 3: return BH_E_INVALID
+                default: return withChars(name) { api.register_tool(p, $0, $1, WorkerRuntime.remoteTool, nil) }
                 }
             }
         case BHW_CONFIG:
@@ -173,6 +178,48 @@ struct WorkerHostService {
             let kind = try r.u32(), message = try r.data()
             try r.end()
             return perCall { withChars(message) { api.result_error(call, bh_error_kind(rawValue: kind), $0, $1) } }
+        case BHW_RESULT_RESOURCE:
+            let flags = try r.u32(), uri = try r.data(), mime = try r.data(), data = try r.data(), version = try r.data()
+            let modified = try r.i64(), title = try r.data()
+            try r.end()
+            return perCall {
+                withChars(uri) { u, ul in withChars(mime) { m, ml in withChars(data) { d, dl in
+                    withChars(version) { v, vl in withChars(title) { t, tl in
+                        var c = bh_resource_content()
+                        c.struct_size = UInt32(MemoryLayout<bh_resource_content>.size)
+                        c.flags = flags
+                        c.uri = bh_bytes(ptr: u, len: ul)
+                        c.mime_type = bh_bytes(ptr: m, len: ml)
+                        c.data = bh_bytes(ptr: d, len: dl)
+                        c.version = bh_bytes(ptr: v, len: vl)
+                        c.modified_ms = modified
+                        c.title = bh_bytes(ptr: t, len: tl)
+                        return api.result_resource(call, &c)
+                    } }
+                } } }
+            }
+        case BHW_RESULT_MESSAGE:
+            let role = try r.u32(), text = try r.data()
+            try r.end()
+            return perCall { withChars(text) { api.result_message(call, bh_role(rawValue: role), $0, $1) } }
+        case BHW_ADD_SOURCE:
+            let uri = try r.data(), title = try r.data(), version = try r.data(), modified = try r.i64()
+            try r.end()
+            return perCall {
+                withChars(uri) { u, ul in withChars(title) { t, tl in withChars(version) { v, vl in
+                    var s = bh_source()
+                    s.struct_size = UInt32(MemoryLayout<bh_source>.size)
+                    s.uri = bh_bytes(ptr: u, len: ul)
+                    s.title = bh_bytes(ptr: t, len: tl)
+                    s.version = bh_bytes(ptr: v, len: vl)
+                    s.modified_ms = modified
+                    return api.add_source(call, &s)
+                } } }
+            }
+        case BHW_REPORT_EXCLUDED:
+            let kind = try r.u32(), count = try r.u64(), why = try r.data()
+            try r.end()
+            return perCall { withChars(why) { api.report_excluded(call, bh_exclusion(rawValue: kind), count, $0, $1) } }
         case BHW_PROGRESS:
             let progress = Double(bitPattern: try r.u64()), total = Double(bitPattern: try r.u64()), message = try r.data()
             try r.end()

@@ -1,0 +1,266 @@
+import BulkheadProtocol
+import Synchronization
+
+/// One plugin's resources: fixed URIs, templates in manifest order, and its list function.
+struct PluginResources: Sendable {
+    let plugin: PluginInstance
+    var fixed: [ExactKey: ServedEntry] = [:]
+    var fixedOrder: [ServedEntry] = []
+    var templates: [(template: URITemplate, entry: ServedEntry)] = []
+    var list: ServedEntry?
+}
+
+extension CallKind {
+    var primitive: Primitive {
+        switch self {
+        case .tool: .tool
+        case .read, .list: .resource
+        case .prompt: .prompt
+        }
+    }
+}
+
+/// Resources and prompts: what each caller may list, and reads and gets through the gate.
+extension PluginHost {
+    public var servesResources: Bool { !resourceIndex.isEmpty }
+    public var servesPrompts: Bool { !prompts.isEmpty }
+
+    static func resourceEntries(_ plugins: [PluginInstance])
+        -> ([String: PluginResources], [ExactKey: ServedEntry], [ServedEntry])
+    {
+        var index: [String: PluginResources] = [:]
+        var prompts: [ExactKey: ServedEntry] = [:]
+        var orderedPrompts: [ServedEntry] = []
+        let limits = { (p: PluginInstance) in p.policy.access.effectiveLimits(for: "") }
+        func entry(_ plugin: PluginInstance, _ primitive: Primitive, name: String, key: String, title: String?,
+                   description: String?, schema: JSONValue, validator: JSONSchemaValidator, mimeType: String? = nil,
+                   ttl: Int64? = nil, served: String) -> ServedEntry? {
+            guard let fn = plugin.tools[exactly: key] else { return nil }
+            let tool = PluginManifest.Tool(name: name, title: title, description: description ?? "", access: .read,
+                                           inputSchema: schema, outputSchema: nil, validator: validator)
+            return ServedEntry(plugin: plugin, tool: tool, function: fn,
+                               descriptor: ToolDescriptor(name: served, inputSchema: schema), limits: limits(plugin),
+                               clamps: nil, rateKey: "*", concurrencyKey: "*", primitive: primitive, policyName: name,
+                               functionKey: key, mimeType: mimeType, ttlMilliseconds: ttl)
+        }
+        let fixedSchema: JSONValue = ["type": "object", "additionalProperties": false]
+        let fixedValidator = try! JSONSchemaValidator(fixedSchema)
+        for plugin in plugins.sorted(by: { $0.name < $1.name }) {
+            let m = plugin.manifest
+            if !m.resources.isEmpty || !m.resourceTemplates.isEmpty {
+                var r = PluginResources(plugin: plugin)
+                for res in m.resources {
+                    if let e = entry(plugin, .resource, name: res.uri, key: FunctionKey.resource(res.uri), title: res.title,
+                                     description: res.description, schema: fixedSchema, validator: fixedValidator,
+                                     mimeType: res.mimeType, ttl: res.ttlMilliseconds, served: res.uri) {
+                        r.fixed[exactly: res.uri] = e
+                        r.fixedOrder.append(e)
+                    }
+                }
+                for t in m.resourceTemplates {
+                    if let e = entry(plugin, .resource, name: t.uriTemplate, key: FunctionKey.resource(t.uriTemplate),
+                                     title: t.title, description: t.description, schema: t.inputSchema,
+                                     validator: t.validator, mimeType: t.mimeType, ttl: t.ttlMilliseconds,
+                                     served: t.uriTemplate) {
+                        r.templates.append((t.template, e))
+                    }
+                }
+                if m.resourceList {
+                    r.list = entry(plugin, .resource, name: "*", key: FunctionKey.resourceList, title: nil,
+                                   description: nil, schema: fixedSchema, validator: fixedValidator, served: "*")
+                }
+                index[PluginManifest.scheme(ofPlugin: plugin.name)] = r
+            }
+            for prompt in m.prompts.sorted(by: { $0.name < $1.name }) {
+                let served = plugin.servedName(prompt.name)
+                if let e = entry(plugin, .prompt, name: prompt.name, key: FunctionKey.prompt(prompt.name),
+                                 title: prompt.title, description: prompt.description, schema: prompt.inputSchema,
+                                 validator: prompt.validator, served: served) {
+                    prompts[exactly: served] = e
+                    orderedPrompts.append(e)
+                }
+            }
+        }
+        return (index, prompts, orderedPrompts)
+    }
+
+    /// The entry serving `uri` and the variables it binds: a fixed URI first, then
+    /// the plugin's templates in manifest order. The scheme finds the plugin.
+    func resolve(_ uri: String) -> (entry: ServedEntry, variables: JSONObject, uri: String)? {
+        guard let scheme = PluginManifest.pluginScheme(ofURI: uri), let r = resourceIndex[scheme] else { return nil }
+        // The scheme compares case-insensitively (RFC 3986); the rest exactly.
+        let colon = uri.utf8.firstIndex(of: UInt8(ascii: ":"))!
+        let canonical = String(decoding: uri.utf8[..<colon].map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+            + String(uri[colon...])
+        if let e = r.fixed[exactly: canonical] { return (e, [:], canonical) }
+        for (template, e) in r.templates {
+            if let values = template.match(canonical) {
+                var args = JSONObject()
+                for name in template.variables { if let v = values[name] { args[name] = .string(v) } }
+                return (e, args, canonical)
+            }
+        }
+        return nil
+    }
+
+    /// Whether `principal` may read `uri` and it belongs to `plugin`, with its MIME type.
+    func readable(_ uri: String, in plugin: PluginInstance, by principal: Principal) -> (mimeType: String?, allowed: Bool) {
+        guard let (entry, variables, _) = resolve(uri), entry.plugin === plugin,
+              entry.plugin.policy.access.allows(principal, .resource, entry.policyName),
+              entry.tool.validator.validate(.object(variables), limit: 1).isEmpty
+        else { return (nil, false) }
+        return (entry.mimeType, true)
+    }
+
+    public func readResource(uri: String, context: RequestContext,
+                             complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        let resolved = resolve(uri)
+        // Variables that fail their declared pattern name no resource: answered exactly
+        // as one that does not exist, as is a plugin's not_found ("not this caller's").
+        let name = resolved?.entry.policyName ?? "(unknown resource)"
+        let ttl = resolved?.entry.ttlMilliseconds
+        return pass(resolved?.entry, name: name, arguments: resolved?.variables ?? [:],
+                    kind: .read(uri: resolved?.uri ?? uri, mimeType: resolved?.entry.mimeType), context: context) { outcome in
+            guard case .result(var result) = outcome else { return complete(outcome) }
+            if result.isError {
+                return complete(Self.primitiveError(result, notFound: .unknownTool(uri)))
+            }
+            result.ttlMilliseconds = ttl
+            complete(.result(result))
+        }
+    }
+
+    public func getPrompt(name: String, arguments: JSONObject, context: RequestContext,
+                          complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        let entry = prompts[exactly: name]
+        return pass(entry, name: name, arguments: arguments, kind: .prompt, context: context) { outcome in
+            guard case .result(var result) = outcome else { return complete(outcome) }
+            if result.isError {
+                if result.structuredContent?["kind"] == "invalid_argument" || result.structuredContent?["kind"] == "not_found" {
+                    let message = result.structuredContent?["message"]?.stringValue ?? "invalid arguments"
+                    return complete(.error(.invalidParams("\(name): \(message)")))
+                }
+                return complete(Self.primitiveError(result, notFound: .unknownTool(name)))
+            }
+            if let description = entry?.tool.description, !description.isEmpty {
+                result.structuredContent = .string(description)
+            }
+            complete(.result(result))
+        }
+    }
+
+    /// A failed read or get as a JSON-RPC error: not_found and invalid_argument as
+    /// "no such", every other kind -32603 naming it.
+    private static func primitiveError(_ result: ToolResult, notFound: ToolCallOutcome) -> ToolCallOutcome {
+        let kind = result.structuredContent?["kind"]?.stringValue ?? "internal"
+        if kind == "not_found" || kind == "invalid_argument" { return notFound }
+        let message = result.structuredContent?["message"]?.stringValue ?? kind
+        var data: JSONObject = ["kind": .string(kind)]
+        if let retry = result.structuredContent?["retryAfterMs"] { data["retryAfterMs"] = retry }
+        return .error(JSONRPCErrorObject(code: -32603, message: message, data: .object(data)))
+    }
+
+    public func resourceTemplates(for context: RequestContext) -> [JSONValue] {
+        let principal = self.principal(of: context)
+        var out: [JSONValue] = []
+        for scheme in resourceIndex.keys.sorted() {
+            let r = resourceIndex[scheme]!
+            guard r.plugin.runtime.serving else { continue }
+            for t in r.plugin.manifest.resourceTemplates
+            where r.plugin.policy.access.allows(principal, .resource, t.uriTemplate) {
+                var o: JSONObject = ["uriTemplate": .string(t.uriTemplate), "name": .string(t.name)]
+                if let v = t.title { o["title"] = .string(v) }
+                if let v = t.description { o["description"] = .string(v) }
+                if let v = t.mimeType { o["mimeType"] = .string(v) }
+                o["_meta"] = ["bulkhead/plugin": .string(r.plugin.name)]
+                out.append(.object(o))
+            }
+        }
+        return out
+    }
+
+    public func prompts(for context: RequestContext) -> [JSONValue] {
+        let principal = self.principal(of: context)
+        return orderedPrompts.compactMap { e -> JSONValue? in
+            guard e.plugin.runtime.serving, e.plugin.policy.access.allows(principal, .prompt, e.policyName),
+                  let p = e.plugin.manifest.prompts.first(where: { $0.name.isExactly(e.policyName) }) else { return nil }
+            var o: JSONObject = ["name": .string(e.descriptor.name)]
+            if let v = p.title { o["title"] = .string(v) }
+            if let v = p.description { o["description"] = .string(v) }
+            if !p.arguments.isEmpty {
+                o["arguments"] = .array(p.arguments.map { a in
+                    var ao: JSONObject = ["name": .string(a.name), "required": .bool(a.required)]
+                    if let v = a.title { ao["title"] = .string(v) }
+                    if let v = a.description { ao["description"] = .string(v) }
+                    return .object(ao)
+                })
+            }
+            o["_meta"] = ["bulkhead/plugin": .string(e.plugin.name)]
+            return .object(o)
+        }
+    }
+
+    /// Every resource the caller may read: fixed ones as declared, and what each
+    /// plugin's list function returns for it, kept only where the URI is declared
+    /// and readable. Sorted by URI, so pages and cursors are stable.
+    public func listResources(context: RequestContext,
+                              complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        let principal = self.principal(of: context)
+        var fixed: [JSONValue] = []
+        var listers: [(PluginResources, ServedEntry)] = []
+        for scheme in resourceIndex.keys.sorted() {
+            let r = resourceIndex[scheme]!
+            guard r.plugin.runtime.serving else { continue }
+            for e in r.fixedOrder where r.plugin.policy.access.allows(principal, .resource, e.policyName) {
+                guard let res = r.plugin.manifest.resources.first(where: { $0.uri.isExactly(e.policyName) }) else { continue }
+                var o: JSONObject = ["uri": .string(res.uri), "name": .string(res.name)]
+                if let v = res.title { o["title"] = .string(v) }
+                if let v = res.description { o["description"] = .string(v) }
+                if let v = res.mimeType { o["mimeType"] = .string(v) }
+                if let v = res.size { o["size"] = .int(v) }
+                o["_meta"] = ["bulkhead/plugin": .string(r.plugin.name)]
+                fixed.append(.object(o))
+            }
+            if let list = r.list { listers.append((r, list)) }
+        }
+        guard !listers.isEmpty else {
+            complete(.result(ToolResult(content: Self.sortedByURI(fixed))))
+            return nil
+        }
+        let gathered = Mutex((pending: listers.count, items: fixed))
+        for (r, list) in listers {
+            let plugin = r.plugin
+            _ = pass(list, name: "(resource list)", arguments: [:], kind: .list, context: context) { [self] outcome in
+                var kept: [JSONValue] = []
+                if case .result(let result) = outcome, !result.isError {
+                    for var item in result.content.prefix(Self.listLimit) {
+                        guard let uri = item["uri"]?.stringValue, readable(uri, in: plugin, by: principal).allowed,
+                              resolve(uri).map({ r.fixed[exactly: $0.entry.policyName] == nil }) ?? false
+                        else { continue }
+                        if case .object(var o) = item {
+                            o["_meta"] = ["bulkhead/plugin": .string(plugin.name)]
+                            item = .object(o)
+                        }
+                        kept.append(item)
+                    }
+                } else {
+                    logger.warning("plugin '\(plugin.name)' resource list failed; its listed resources are left out of this resources/list")
+                }
+                let done: [JSONValue]? = gathered.withLock { g in
+                    g.items += kept
+                    g.pending -= 1
+                    return g.pending == 0 ? g.items : nil
+                }
+                if let done { complete(.result(ToolResult(content: Self.sortedByURI(done)))) }
+            }
+        }
+        return nil
+    }
+
+    /// Most entries one plugin's list function contributes.
+    static let listLimit = 10_000
+
+    private static func sortedByURI(_ items: [JSONValue]) -> [JSONValue] {
+        items.sorted { ($0["uri"]?.stringValue ?? "").utf8.lexicographicallyPrecedes(($1["uri"]?.stringValue ?? "").utf8) }
+    }
+}

@@ -1,0 +1,129 @@
+/// `resources/*` and `prompts/*`: lists paged by the server, reads and gets
+/// run in the provider like tool calls (cancellable, drained, one answer each).
+extension MCPServer {
+    func listResources(id: JSONRPCID, params: JSONObject?, context: RequestContext) {
+        guard provider.servesResources else { return sendError(id: id, .methodNotFound("resources/list")) }
+        guard let cursor = cursorParameter(id: id, params: params, method: "resources/list") else { return }
+        startInFlight(id: id, params: nil, context: context, answer: { [self] id, stateless, outcome in
+            guard case .result(let listed) = outcome else { return answerResource(id: id, uri: "", stateless: stateless, outcome) }
+            sendPage(id: id, key: "resources", listed.content, cursor: cursor, nameKey: "uri", stateless: stateless)
+        }) { [provider] context, complete in
+            provider.listResources(context: context, complete: complete)
+        }
+    }
+
+    func listResourceTemplates(id: JSONRPCID, params: JSONObject?, context: RequestContext) {
+        guard provider.servesResources else { return sendError(id: id, .methodNotFound("resources/templates/list")) }
+        guard let cursor = cursorParameter(id: id, params: params, method: "resources/templates/list") else { return }
+        sendPage(id: id, key: "resourceTemplates", provider.resourceTemplates(for: context), cursor: cursor,
+                 nameKey: "uriTemplate", stateless: context.era.isStateless)
+    }
+
+    func listPrompts(id: JSONRPCID, params: JSONObject?, context: RequestContext) {
+        guard provider.servesPrompts else { return sendError(id: id, .methodNotFound("prompts/list")) }
+        guard let cursor = cursorParameter(id: id, params: params, method: "prompts/list") else { return }
+        sendPage(id: id, key: "prompts", provider.prompts(for: context), cursor: cursor, nameKey: "name",
+                 stateless: context.era.isStateless)
+    }
+
+    func readResource(id: JSONRPCID, params: JSONObject?, context: RequestContext) {
+        guard provider.servesResources else { return sendError(id: id, .methodNotFound("resources/read")) }
+        guard case .string(let uri)? = params?["uri"] else {
+            return sendError(id: id, .invalidParams("resources/read needs params.uri as a string"))
+        }
+        startInFlight(id: id, params: params, context: context, answer: { [self] id, stateless, outcome in
+            answerResource(id: id, uri: uri, stateless: stateless, outcome)
+        }) { [provider] context, complete in
+            provider.readResource(uri: uri, context: context, complete: complete)
+        }
+    }
+
+    func getPrompt(id: JSONRPCID, params: JSONObject?, context: RequestContext) {
+        guard provider.servesPrompts else { return sendError(id: id, .methodNotFound("prompts/get")) }
+        guard case .string(let name)? = params?["name"] else {
+            return sendError(id: id, .invalidParams("prompts/get needs params.name as a string"))
+        }
+        var arguments = JSONObject()
+        switch params?["arguments"] {
+        case nil, .null?: break
+        case .object(let o)?:
+            // MCP: prompt arguments are strings.
+            for (k, v) in o {
+                guard case .string = v else {
+                    return sendError(id: id, .invalidParams("prompts/get params.arguments.\(k) must be a string"))
+                }
+            }
+            arguments = o
+        default:
+            return sendError(id: id, .invalidParams("prompts/get params.arguments must be an object of strings"))
+        }
+        startInFlight(id: id, params: params, context: context, answer: { [self] id, stateless, outcome in
+            switch outcome {
+            case .result(let r):
+                var members: JSONObject = ["messages": .array(r.content)]
+                if let d = r.structuredContent?.stringValue { members["description"] = .string(d) }
+                sendResult(id: id, capacity: 512) { results.object(members, meta: r.meta, ttl: nil, stateless: stateless, into: &$0) }
+            case .unknownTool(let name):
+                sendError(id: id, .invalidParams("Unknown prompt: \(name)"))
+            case .inputRequired:
+                sendError(id: id, .internalError("prompts/get cannot ask for input"))
+            case .error(let e):
+                sendError(id: id, e)
+            }
+        }) { [provider] context, complete in
+            provider.getPrompt(name: name, arguments: arguments, context: context, complete: complete)
+        }
+    }
+
+    /// A read's answer; "no such resource" the same way whatever the reason.
+    private func answerResource(id: JSONRPCID, uri: String, stateless: Bool, _ outcome: ToolCallOutcome) {
+        switch outcome {
+        case .result(let r):
+            sendResult(id: id, capacity: 512) {
+                results.object(["contents": .array(r.content)], meta: r.meta, ttl: r.ttlMilliseconds ?? 0,
+                               stateless: stateless, into: &$0)
+            }
+        case .unknownTool:
+            sendError(id: id, Self.resourceNotFound(uri, stateless: stateless))
+        case .inputRequired:
+            sendError(id: id, .internalError("resources/read cannot ask for input"))
+        case .error(let e):
+            sendError(id: id, e)
+        }
+    }
+
+    /// 2025-11-25: -32002 with data.uri; 2026-07-28: -32602 with data.uri (SEP-2164).
+    static func resourceNotFound(_ uri: String, stateless: Bool) -> JSONRPCErrorObject {
+        JSONRPCErrorObject(code: stateless ? -32602 : -32002, message: "Resource not found",
+                           data: .object(["uri": .string(uri)]))
+    }
+
+    /// The `cursor` parameter: nil (and answered) when malformed; "" for none.
+    private func cursorParameter(id: JSONRPCID, params: JSONObject?, method: String) -> String? {
+        switch params?["cursor"] {
+        case nil, .null?: return ""
+        case .string(let c)?: return c
+        default:
+            sendError(id: id, .invalidParams("\(method) params.cursor must be a string"))
+            return nil
+        }
+    }
+
+    /// One page of a list the provider gave in full, cursors tied to entries by `nameKey`.
+    private func sendPage(id: JSONRPCID, key: String, _ all: [JSONValue], cursor: String, nameKey: String, stateless: Bool) {
+        func name(_ i: Int) -> String { all[i][nameKey]?.stringValue ?? "" }
+        var offset = 0
+        if !cursor.isEmpty {
+            guard let at = ToolListCursor.offset(of: cursor, count: all.count, name: name) else {
+                return sendError(id: id, .invalidParams("Invalid cursor: not issued by this server for this list"))
+            }
+            offset = at
+        }
+        let end = offset + min(configuration.toolsPageSize, all.count - offset)
+        var members: JSONObject = [key: .array(Array(all[offset..<end]))]
+        if end < all.count { members["nextCursor"] = .string(ToolListCursor.make(offset: end, name: name(end))) }
+        sendResult(id: id, capacity: 256 * (end - offset) + 256) {
+            results.object(members, meta: nil, ttl: configuration.toolsListTTLMilliseconds, stateless: stateless, into: &$0)
+        }
+    }
+}
