@@ -357,6 +357,13 @@ static bh_status h_register_resource_list(bh_plugin plugin, bh_tool_fn fn, void 
     return register_keyed(plugin, '\x03', "list", 4, fn, user_data);
 }
 
+static bh_status h_register_completion(bh_plugin plugin, const char *ref, size_t ref_len, bh_tool_fn fn, void *user_data)
+{
+    if (ref_len == 0)
+        return BH_E_INVALID;
+    return register_keyed(plugin, '\x04', ref, ref_len, fn, user_data);
+}
+
 /* The core cuts a plugin's line to 4096 bytes once escaped, and says how long it
  * was: lines up to 1 MiB cross whole so that the count is right; longer ones are
  * cut here first (they are counted as 1 MiB). */
@@ -585,6 +592,22 @@ static int h_is_cancelled(bh_call call)
     return bhw_calls_is_cancelled(call.token);
 }
 
+/* A per-call request answered by its status alone: the call is held in use
+ * while it runs, and the reply's error text becomes last_error. */
+static bh_status status_request(uint16_t op, bh_call call, const struct bhw_out *o)
+{
+    struct bhw_call_ref ref;
+    if (!bhw_calls_use(call.token, &ref))
+        return BH_E_STALE;
+    struct reply r;
+    request(op, call.token, o, &r);
+    finish(&r);
+    bh_status st = r.status;
+    release(&r);
+    bhw_calls_unuse(&ref);
+    return st;
+}
+
 static bh_status result_request(uint16_t op, const char *fn, bh_call call, const char *text, size_t text_len)
 {
     struct bhw_call_ref ref;
@@ -636,19 +659,11 @@ static bh_status h_result_error(bh_call call, bh_error_kind kind, const char *me
     /* A message for a human past 65 MiB loses its end rather than the whole error. */
     if (!fits(4 + 4, message_len, 0, 0, 0))
         message_len = utf8_cut(message, BHW_MAX_PAYLOAD - 8);
-    struct bhw_call_ref ref;
-    if (!bhw_calls_use(call.token, &ref))
-        return BH_E_STALE;
     struct bhw_out o;
     bhw_out_init(&o);
     bhw_put_u32(&o, (uint32_t)kind);
     bhw_put_bytes(&o, message, message_len);
-    struct reply r;
-    request(BHW_RESULT_ERROR, call.token, &o, &r);
-    finish(&r);
-    release(&r);
-    bhw_calls_unuse(&ref);
-    return r.status;
+    return status_request(BHW_RESULT_ERROR, call, &o);
 }
 
 /* ---- ABI 1.1 results: resources, messages, provenance ------------------ */
@@ -736,21 +751,13 @@ static bh_status h_add_source(bh_call call, const bh_source *src)
     if (!src || src->struct_size < sizeof(bh_source) || !bytes_ok(src->uri) || !bytes_ok(src->title) ||
         !bytes_ok(src->version) || !fits(3 * 4 + 8, src->uri.len, src->title.len, src->version.len, 0))
         return BH_E_INVALID;
-    struct bhw_call_ref ref;
-    if (!bhw_calls_use(call.token, &ref))
-        return BH_E_STALE;
     struct bhw_out o;
     bhw_out_init(&o);
     bhw_put_bytes(&o, src->uri.ptr, src->uri.len);
     bhw_put_bytes(&o, src->title.ptr, src->title.len);
     bhw_put_bytes(&o, src->version.ptr, src->version.len);
     bhw_put_i64(&o, src->modified_ms);
-    struct reply r;
-    request(BHW_ADD_SOURCE, call.token, &o, &r);
-    bh_status st = r.status;
-    release(&r);
-    bhw_calls_unuse(&ref);
-    return st;
+    return status_request(BHW_ADD_SOURCE, call, &o);
 }
 
 static bh_status h_report_excluded(bh_call call, bh_exclusion kind, uint64_t count, const char *why, size_t why_len)
@@ -759,20 +766,12 @@ static bh_status h_report_excluded(bh_call call, bh_exclusion kind, uint64_t cou
         return BH_E_INVALID;
     if (why_len > 4096)
         why_len = utf8_cut(why, 4096); /* the core keeps 500 bytes */
-    struct bhw_call_ref ref;
-    if (!bhw_calls_use(call.token, &ref))
-        return BH_E_STALE;
     struct bhw_out o;
     bhw_out_init(&o);
     bhw_put_u32(&o, (uint32_t)kind);
     bhw_put_u64(&o, count);
     bhw_put_bytes(&o, why, why_len);
-    struct reply r;
-    request(BHW_REPORT_EXCLUDED, call.token, &o, &r);
-    bh_status st = r.status;
-    release(&r);
-    bhw_calls_unuse(&ref);
-    return st;
+    return status_request(BHW_REPORT_EXCLUDED, call, &o);
 }
 
 /* ---- capabilities ------------------------------------------------------ */
@@ -1118,9 +1117,6 @@ static bh_status h_progress(bh_call call, double progress, double total, const c
         return BH_E_INVALID;
     if (message_len > 4096)
         message_len = utf8_cut(message, 4096); /* the core keeps 1000 bytes */
-    struct bhw_call_ref ref;
-    if (!bhw_calls_use(call.token, &ref))
-        return BH_E_STALE;
     uint64_t p, t;
     memcpy(&p, &progress, sizeof p);
     memcpy(&t, &total, sizeof t);
@@ -1129,12 +1125,7 @@ static bh_status h_progress(bh_call call, double progress, double total, const c
     bhw_put_u64(&o, p);
     bhw_put_u64(&o, t);
     bhw_put_bytes(&o, message, message_len);
-    struct reply r;
-    request(BHW_PROGRESS, call.token, &o, &r);
-    bh_status st = r.status;
-    release(&r);
-    bhw_calls_unuse(&ref);
-    return st;
+    return status_request(BHW_PROGRESS, call, &o);
 }
 
 static bh_status h_last_error(bh_bytes *out)
@@ -1187,6 +1178,7 @@ static const bh_host_api api = {
     .result_message = h_result_message,
     .add_source = h_add_source,
     .report_excluded = h_report_excluded,
+    .register_completion = h_register_completion,
 };
 
 const bh_host_api *bhw_host_api(void)

@@ -110,6 +110,12 @@ struct Check: ParsableCommand {
         for tool in report.tools {
             print("tool:        \(tool.served) (\(tool.access))\(tool.registered ? "" : " — not registered")")
         }
+        for r in report.resources {
+            print("resource:    \(r.uri)\(r.registered ? "" : " — not registered")")
+        }
+        for p in report.prompts {
+            print("prompt:      \(p.served)\(p.registered ? "" : " — not registered")")
+        }
         for cap in report.capabilities {
             print("capability:  \(cap.name) (\(cap.kind)) — \(cap.reason)")
             print("             requested: \(cap.requested); granted: \(cap.granted); effective: \(cap.effective)")

@@ -100,6 +100,54 @@ import Testing
         #expect(PluginManifest.pluginScheme(ofURI: "no scheme") == nil)
     }
 
+    @Test func policyRulesNameResourcesAndPrompts() throws {
+        let m = try PluginManifest.parse(TOMLDocument.parse(Self.good + """
+
+            [[resources]]
+            uri = "docs://index"
+            name = "index"
+            [[resource_templates]]
+            uri_template = "docs://{tenant}/{slug}"
+            name = "document"
+            [[prompts]]
+            name = "summary"
+            """))
+        let dir = try TempDir()
+        _ = dir.write("policy.toml", """
+            [[allow]]
+            tools = ["search"]
+            resources = ["docs://{tenant}/{slug}"]
+            principals = ["alice"]
+            [[allow]]
+            prompts = ["*"]
+            scopes = ["docs.read"]
+            """)
+        let access = try PluginPolicy.load(folder: dir.path, manifest: m).access
+        let alice = Principal(name: "alice", tenant: "acme", scopes: [])
+        let reader = Principal(name: "eve", tenant: "acme", scopes: ["docs.read"])
+        #expect(access.allows(alice, .resource, "docs://{tenant}/{slug}"))
+        #expect(!access.allows(alice, .resource, "docs://index"))
+        #expect(!access.allows(alice, .prompt, "summary"))
+        #expect(access.allows(reader, .prompt, "summary") && !access.allows(reader, tool: "search"))
+        #expect(access.ruleIndex(reader, .prompt, "summary") == 1)
+        #expect(access.allowsAny(alice, .resource) && !access.allowsAny(reader, .resource))
+
+        for (policy, message) in [
+            ("[[allow]]\nresources = [\"docs://nope\"]\nprincipals = [\"*\"]\n", "names resource 'docs://nope'"),
+            ("[[allow]]\nprompts = [\"nope\"]\nprincipals = [\"*\"]\n", "names prompt 'nope'"),
+            ("[[allow]]\nprincipals = [\"*\"]\n", "needs tools = "),
+            ("[[preapprove]]\nresources = [\"*\"]\nprincipals = [\"*\"]\n", "unknown key 'resources'"),
+        ] {
+            _ = dir.write("policy.toml", policy)
+            do {
+                _ = try PluginPolicy.load(folder: dir.path, manifest: m)
+                Issue.record("accepted: \(policy)")
+            } catch {
+                #expect(error.problems.contains { $0.contains(message) }, "\(error.problems)")
+            }
+        }
+    }
+
     @Test func reportsEveryProblemAtOnce() throws {
         let doc = try TOMLDocument.parse("""
             name = "Bad Name"

@@ -953,6 +953,21 @@ struct bh_host_api {
      */
     bh_status (*report_excluded)(bh_call call, bh_exclusion kind, uint64_t count, const char *why, size_t why_len);
 
+    /**
+     * OPTIONAL (ABI 1.1). Registers the function that suggests values for
+     * completion/complete: for the arguments of the prompt `ref` (its name)
+     * or the variables of the resource template `ref` (its uri_template),
+     * whose manifest entry says complete = true. It runs like that prompt or
+     * read (same gate: a caller who may not use it gets no completions), with
+     * the arguments {"argument": NAME, "value": WHAT_WAS_TYPED, "context":
+     * {OTHER_ARGUMENT: VALUE, ...}}, and answers with one result_text per
+     * value, best first. The core keeps the first 100 that pass the
+     * argument's pattern or enum and drops the rest. An argument with an
+     * enum needs no function: the core completes it from the enum.
+     * Thread, ownership and returns as for register_resource.
+     */
+    bh_status (*register_completion)(bh_plugin plugin, const char *ref, size_t ref_len, bh_tool_fn fn, void *user_data);
+
     /* New functions are added here, at the end, with a new minor version. */
 };
 

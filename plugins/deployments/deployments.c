@@ -16,6 +16,11 @@
  * operator may grant or not; without them `live` answers `unavailable` and
  * the record tools work as before.
  *
+ * And it serves one prompt (ABI 1.1), `incident_summary`: a request to
+ * summarise an incident of one service from its recent deployments, which
+ * the prompt carries as text, each named as a source in the provenance
+ * ("deployments.tsv#<id>": the file as the operator named it, and the row).
+ *
  * Capabilities (manifest.toml [[capabilities]], granted in policy.toml):
  *   record            files, read, required: the folder holding the export
  *   controller        http, optional: the deploy controller's origin
@@ -42,6 +47,7 @@
 #define MAX_FILE_BYTES (16 * 1024 * 1024)
 #define HISTORY_DEFAULT 10
 #define HISTORY_MAX 50
+#define INCIDENT_DEPLOYS 10 /* how many of a service's latest deployments incident_summary shows */
 
 /* The columns, in the order the file must have them (its header line says so too). */
 enum { C_ID, C_SERVICE, C_ENVIRONMENT, C_VERSION, C_STATUS, C_STARTED, C_FINISHED, C_BY, C_COMMIT, NCOLS };
@@ -62,6 +68,7 @@ typedef struct dataset {
     size_t count;
     char source[PATH_MAX]; /* the file inside the record root, e.g. "deployments.tsv" */
     char modified[24];     /* its mtime at load, ISO-8601 UTC */
+    int64_t modified_ms;   /* the same, in milliseconds since the epoch */
     /* The live view; has_controller is 0 when the operator connected none. */
     int has_controller;
     bh_cap controller, token;
@@ -82,6 +89,18 @@ static void note(dataset *ds, bh_log_level level, const char *fmt, ...)
     va_end(ap);
     if (n > 0)
         ds->host->log(ds->plugin, level, line, bhj_utf8_prefix(line, (size_t)n, sizeof line - 1));
+}
+
+/*
+ * Whether the core has the prompt and provenance functions (register_prompt,
+ * result_message, add_source...). They came late in ABI 1.1, after progress:
+ * a 1.1 core from before them hands over a shorter table, and a call past its
+ * end would jump anywhere. Such a core serves no prompts either, so the
+ * plugin then serves its tools alone.
+ */
+static int serves_prompts(const bh_host_api *host)
+{
+    return BH_HAS_FIELD(host, bh_host_api, report_excluded);
 }
 
 /* Answers the call with an error. */
@@ -223,6 +242,7 @@ static bh_status load(dataset *ds, bh_cap record, const char *path)
     }
     size = got;
     ds->text[size] = '\0';
+    ds->modified_ms = info.mtime_ns / 1000000;
     time_t mtime = (time_t)(info.mtime_ns / 1000000000);
     struct tm tm;
     if (!gmtime_r(&mtime, &tm) || !strftime(ds->modified, sizeof ds->modified, "%Y-%m-%dT%H:%M:%SZ", &tm))
@@ -318,13 +338,19 @@ static void put_deploy_text(bhj_buf *b, const deploy *d)
                d->col[C_BY], d->col[C_COMMIT]);
 }
 
+/* The column headings above put_deploy_text's lines. */
+static void put_table_header(bhj_buf *b)
+{
+    bhj_printf(b, "%-16s %-11s %-9s %-12s %-20s  %s\n", "SERVICE", "ENVIRONMENT", "VERSION",
+               "STATUS", "STARTED (UTC)", "WHO AND WHAT");
+}
+
 /* Opens both renderings with the source they came from and the filters applied. */
 static void begin_answer(const dataset *ds, bhj_buf *text, bhj_buf *json, const char *headline,
                          const char *service, const char *environment)
 {
     bhj_printf(text, "%s (source %s, modified %s):\n\n", headline, ds->source, ds->modified);
-    bhj_printf(text, "%-16s %-11s %-9s %-12s %-20s  %s\n", "SERVICE", "ENVIRONMENT", "VERSION",
-               "STATUS", "STARTED (UTC)", "WHO AND WHAT");
+    put_table_header(text);
     bhj_puts(json, "{\"source\":{\"file\":");
     bhj_cstring(json, ds->source);
     bhj_printf(json, ",\"modified\":\"%s\"},\"service\":", ds->modified);
@@ -573,6 +599,98 @@ static bh_status tool_live(const bh_host_api *host, bh_call call, void *user_dat
 }
 
 /* ---------------------------------------------------------------------- */
+/* Prompts                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Names one row of the record as a source of the answer: the file as the
+ * operator named it, with the row's id as the fragment. The file's mtime is
+ * when the export holding the row was written (the record says when each
+ * deployment ran, not when its row last changed).
+ */
+static bh_status name_row(const bh_host_api *host, bh_call call, const dataset *ds, const deploy *d)
+{
+    char uri[PATH_MAX + 24], title[200];
+    int n = snprintf(uri, sizeof uri, "%s#%lld", ds->source, d->id);
+    int t = snprintf(title, sizeof title, "%s %s in %s (%s)", d->col[C_SERVICE], d->col[C_VERSION],
+                     d->col[C_ENVIRONMENT], d->col[C_STATUS]);
+    bh_source src = {
+        .struct_size = sizeof src,
+        .uri = {uri, n < 0 ? 0 : bhj_utf8_prefix(uri, (size_t)n, sizeof uri - 1)},
+        .title = {title, t < 0 ? 0 : bhj_utf8_prefix(title, (size_t)t, sizeof title - 1)},
+        .modified_ms = ds->modified_ms,
+    };
+    return host->add_source(call, &src);
+}
+
+/*
+ * prompts/get incident_summary {service}: a user message asking for a
+ * summary of an incident of that service, with its latest deployments
+ * (newest first, read from the record as history reads them) as a table.
+ * The record is the platform's own, written by the deploy pipeline, so it
+ * can sit inside the instructions; the model is still told to keep to it.
+ */
+static bh_status prompt_incident_summary(const bh_host_api *host, bh_call call, void *user_data)
+{
+    dataset *ds = user_data;
+    char service[128];
+    bh_status st = BH_OK;
+    int have = opt_string(host, call, "service", service, sizeof service, &st);
+    if (have < 0)
+        return st;
+    if (have == 0)
+        return host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
+                                  BH_LIT("service is required: the name of a service, e.g. \"checkout\""));
+
+    const deploy *used[INCIDENT_DEPLOYS];
+    size_t shown = 0, total = 0;
+    for (size_t i = 0; i < ds->count; i++) {
+        if (!matches(&ds->rows[i], service, NULL))
+            continue;
+        if (shown < INCIDENT_DEPLOYS)
+            used[shown++] = &ds->rows[i];
+        total++;
+    }
+    if (total == 0)
+        return nothing_matches(host, call, service, NULL); /* not_found: the client's -32602 */
+
+    bhj_buf text = {0};
+    bhj_printf(&text, "Summarise the incident affecting the service \"%s\", using ", service);
+    if (shown < total)
+        bhj_printf(&text, "its %zu most recent deployments (of %zu)", shown, total);
+    else
+        bhj_printf(&text, "its %zu deployment%s", total, total == 1 ? "" : "s");
+    bhj_printf(&text,
+               " below, newest first, from the deploy pipeline's record (%s, modified %s).\n"
+               "\n"
+               "Say when the trouble most likely started and whether a deployment lines up with it "
+               "(name its version, commit, environment and who deployed it); point out failed, "
+               "rolled-back and unfinished deployments; and say what to check next. Keep the timeline "
+               "to these records, and say so when they show nothing that explains the incident.\n"
+               "\n",
+               ds->source, ds->modified);
+    put_table_header(&text);
+    for (size_t i = 0; i < shown; i++)
+        put_deploy_text(&text, used[i]);
+
+    if (text.failed) {
+        bhj_free(&text);
+        return host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"));
+    }
+    st = host->result_message(call, BH_ROLE_USER, text.ptr, text.len);
+    bhj_free(&text);
+    if (st == BH_E_TOO_LARGE)
+        return host->result_error(call, BH_ERROR_TOO_LARGE, BH_LIT("the prompt exceeds the result size limit"));
+
+    /* Provenance: each row the prompt carries, and how many older ones its cut left out. */
+    for (size_t i = 0; st == BH_OK && i < shown; i++)
+        st = name_row(host, call, ds, used[i]);
+    if (st == BH_OK && shown < total)
+        st = host->report_excluded(call, BH_EXCLUDED_TRUNCATED, total - shown, BH_LIT("older deployments"));
+    return st;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Exports                                                                 */
 /* ---------------------------------------------------------------------- */
 
@@ -623,6 +741,12 @@ bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plu
         st = host->register_tool(plugin, BH_LIT("history"), tool_history, ds);
     if (st == BH_OK)
         st = host->register_tool(plugin, BH_LIT("live"), tool_live, ds);
+    /* The manifest declares the prompt: register it, or (under a core without prompts;
+     * see serves_prompts) serve the tools alone. */
+    if (st == BH_OK && serves_prompts(host))
+        st = host->register_prompt(plugin, BH_LIT("incident_summary"), prompt_incident_summary, ds);
+    else if (st == BH_OK)
+        note(ds, BH_LOG_NOTICE, "this core serves no prompts: serving the tools only");
     if (st != BH_OK) {
         destroy(ds);
         return st;

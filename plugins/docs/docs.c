@@ -11,6 +11,15 @@
  * a single lock, and it means every answer reflects the corpus as it was when
  * the plugin was loaded (the modification times say when that was).
  *
+ * Resources (ABI 1.1): every document is also the MCP resource
+ * docs://<tenant>/<slug> (its file name without ".md"), read whole with
+ * resources/read and listed, for the caller's tenant only, by resources/list.
+ * Search hits carry a resource_link to it and fetch names it as its source,
+ * so a client can follow a hit, cache the document by its version, and tell
+ * where an answer came from. A document whose names do not fit the URI
+ * template's patterns (a-z 0-9 '-') is still searched and fetched, but is
+ * not a resource; the log says which at load.
+ *
  * Capabilities (manifest.toml [[capabilities]], granted in policy.toml):
  *   corpus   files, read-only, required: the corpus folder. The plugin never
  *            names a path of its own: it lists and opens files only beneath
@@ -37,13 +46,22 @@
 #define LIMIT_MIN 1
 #define LIMIT_MAX 20
 #define SNIPPET_BYTES 160
+#define DOC_MIME "text/markdown"     /* the manifest's mime_type for docs://{tenant}/{slug} */
+#define URI_PREFIX "docs://"         /* the plugin's scheme: its name */
+#define TENANT_MAX 64                /* the template's patterns, which names must fit to be URIs */
+#define SLUG_MAX 128
 
 typedef struct doc {
     char *tenant;      /* the corpus sub-folder it lives in */
     char *source;      /* "acme/runbook-deploys.md": relative to the corpus */
     char *title;
     long version;      /* from the front matter; -1 when it has none */
+    char version_tag[24]; /* "v3" for version 3, as a resource's version; "" when it has none */
     char modified[24]; /* mtime at load, ISO-8601 UTC */
+    int64_t mtime_ns;  /* the same, as dir_list (or file_stat, for a link) said */
+    char *uri;         /* "docs://acme/runbook-deploys"; NULL when the names do not fit the template */
+    const char *slug;  /* into uri: "runbook-deploys" */
+    size_t slug_len;
     char *text;        /* the whole file: what fetch returns */
     size_t text_len;
     size_t body_off;   /* where the text after the front matter starts */
@@ -52,7 +70,6 @@ typedef struct doc {
     size_t title_len;
     /* While loading only: what dir_list (or file_stat, for a link) said of the file. */
     uint64_t size;
-    int64_t mtime_ns;
     int is_link;
 } doc;
 
@@ -79,6 +96,18 @@ static void note(docs_index *ix, bh_log_level level, const char *fmt, ...)
     va_end(ap);
     if (n > 0)
         ix->host->log(ix->plugin, level, line, bhj_utf8_prefix(line, (size_t)n, sizeof line - 1));
+}
+
+/*
+ * Whether the core has the resource and provenance functions (register_resource,
+ * result_resource, add_source, report_excluded...). They came late in ABI 1.1,
+ * after progress: a 1.1 core from before them hands over a shorter table, and a
+ * call past its end would jump anywhere. Such a core serves no resources either,
+ * so the plugin then serves its tools as before, without links or sources.
+ */
+static int serves_resources(const bh_host_api *host)
+{
+    return BH_HAS_FIELD(host, bh_host_api, report_excluded);
 }
 
 /* Deliberately ASCII-only: locale-independent, and non-ASCII letters then match byte for byte. */
@@ -120,13 +149,55 @@ static bh_status bad_arg(const bh_host_api *host, bh_call call, bh_status st,
     return host->result_error(call, BH_ERROR_INVALID_ARGUMENT, msg, (size_t)n);
 }
 
-/* Hands both renderings to the core, or the reason they could not be built. */
-static bh_status send(const bh_host_api *host, bh_call call, bhj_buf *text, bhj_buf *json)
+/* A document as a resource_link: what search hits and the resource list hand over. */
+static bh_resource_content doc_link(const doc *d)
+{
+    return (bh_resource_content){
+        .struct_size = sizeof(bh_resource_content),
+        .flags = BH_RESOURCE_LINK,
+        .uri = {d->uri, strlen(d->uri)},
+        .mime_type = {BH_LIT(DOC_MIME)},
+        .version = {d->version_tag, strlen(d->version_tag)},
+        .modified_ms = d->mtime_ns / 1000000,
+        .title = {d->title, d->title_len},
+    };
+}
+
+/*
+ * Hands documents over as resource_link blocks, so a client can read each
+ * one whole (resources/read) and cache it by its version. A caller whose
+ * policy lets it call the tool but not read the resource gets no links (the
+ * core refuses them, and the hits are in the text and structured content).
+ */
+static bh_status link_docs(const bh_host_api *host, bh_call call, const doc *const *docs, size_t n)
+{
+    if (!serves_resources(host))
+        return BH_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!docs[i]->uri)
+            continue; /* not a resource: see the top of this file */
+        bh_resource_content link = doc_link(docs[i]);
+        bh_status st = host->result_resource(call, &link);
+        if (st == BH_E_NOT_ALLOWED)
+            return BH_OK; /* one rule covers every document, so the rest would be refused too */
+        if (st != BH_OK)
+            return st;
+    }
+    return BH_OK;
+}
+
+/*
+ * Hands both renderings to the core, with `links` as resource_link blocks
+ * after the text, or the reason they could not be built.
+ */
+static bh_status send(const bh_host_api *host, bh_call call, bhj_buf *text, bhj_buf *json,
+                      const doc *const *links, size_t nlinks)
 {
     bh_status st;
     if (text->failed || json->failed)
         st = host->result_error(call, BH_ERROR_INTERNAL, BH_LIT("out of memory"));
-    else if ((st = host->result_text(call, text->ptr, text->len)) == BH_OK)
+    else if ((st = host->result_text(call, text->ptr, text->len)) == BH_OK &&
+             (st = link_docs(host, call, links, nlinks)) == BH_OK)
         st = host->result_json(call, json->ptr, json->len);
     if (st == BH_E_TOO_LARGE)
         st = host->result_error(call, BH_ERROR_TOO_LARGE,
@@ -215,6 +286,64 @@ static void parse_front_matter(doc *d)
 }
 
 /*
+ * A resource's text must be UTF-8 (result_resource refuses anything else),
+ * and a read hands the document over as it is. So a file that is not clean
+ * UTF-8 is repaired once, here, as bhj_text would repair it in every answer:
+ * each invalid byte becomes U+FFFD. 0 when out of memory.
+ */
+static int make_utf8(doc *d)
+{
+    size_t i = 0, k;
+    while (i < d->text_len && (k = bhj_utf8_seq((const unsigned char *)d->text + i, d->text_len - i)))
+        i += k;
+    if (i == d->text_len)
+        return 1; /* the usual case: nothing to do */
+    bhj_buf clean = {0};
+    bhj_text(&clean, d->text, d->text_len);
+    if (clean.failed)
+        return 0;
+    free(d->text);
+    d->text = clean.ptr;
+    d->text_len = clean.len;
+    return 1;
+}
+
+/* Whether s fits the manifest's pattern for a tenant (^[a-z0-9-]{1,64}$) or a slug (^[a-z0-9][a-z0-9-]{0,127}$). */
+static int uri_name(const char *s, size_t n, size_t max, int dash_first)
+{
+    if (n == 0 || n > max || (!dash_first && s[0] == '-'))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/*
+ * Names the document as a resource, docs://<tenant>/<slug>, when its folder
+ * and file name fit the template's patterns: the URI is then built from the
+ * names alone, so a read can find the document again. 0 when out of memory.
+ */
+static int name_as_resource(docs_index *ix, doc *d)
+{
+    size_t tenant_len = strlen(d->tenant);
+    const char *slug = d->source + tenant_len + 1;
+    size_t slug_len = strlen(slug) - 3; /* without ".md" */
+    if (!uri_name(d->tenant, tenant_len, TENANT_MAX, 1) || !uri_name(slug, slug_len, SLUG_MAX, 0)) {
+        note(ix, BH_LOG_WARNING, "%s: searched and fetched, but not a resource (docs://<tenant>/<slug> "
+             "takes a-z, 0-9 and '-' only)", d->source);
+        return 1;
+    }
+    size_t n = sizeof URI_PREFIX - 1 + tenant_len + 1 + slug_len + 1;
+    if (!(d->uri = malloc(n)))
+        return 0;
+    snprintf(d->uri, n, URI_PREFIX "%s/%.*s", d->tenant, (int)slug_len, slug);
+    d->slug = d->uri + sizeof URI_PREFIX - 1 + tenant_len + 1;
+    d->slug_len = slug_len;
+    return 1;
+}
+
+/*
  * Fills in a document listed by add_doc: reads it, parses its front matter
  * and builds what search matches. 1 when loaded, 0 to skip it, -1 when out
  * of memory.
@@ -239,10 +368,16 @@ static int load_doc(docs_index *ix, doc *d)
     }
     if (!(d->text = read_doc(ix, d->source, (size_t)d->size, &d->text_len)))
         return 0;
+    if (!make_utf8(d))
+        return -1;
     parse_front_matter(d);
     if (!d->title) /* no front matter: the file name is the best title there is */
         d->title = strdup(d->source + strlen(d->tenant) + 1);
     iso8601(d->mtime_ns, d->modified);
+    if (d->version >= 0) /* a resource's version is text: an ETag-like "v3" */
+        snprintf(d->version_tag, sizeof d->version_tag, "v%ld", d->version);
+    if (!name_as_resource(ix, d))
+        return -1;
 
     d->title_len = d->title ? strlen(d->title) : 0;
     size_t body_len = d->text_len - d->body_off;
@@ -263,6 +398,7 @@ static void free_doc(doc *d)
 {
     free(d->tenant);
     free(d->source);
+    free(d->uri);
     free(d->title);
     free(d->text);
     free(d->folded);
@@ -584,6 +720,8 @@ static bh_status search(const bh_host_api *host, bh_call call, void *user_data)
 
         bhj_puts(&json, i ? ",{\"source\":" : "{\"source\":");
         bhj_cstring(&json, d->source);
+        bhj_puts(&json, ",\"uri\":");
+        bhj_cstring(&json, d->uri); /* null when it is not a resource */
         bhj_puts(&json, ",\"title\":");
         bhj_string(&json, d->title, d->title_len);
         bhj_puts(&json, ",\"version\":");
@@ -603,8 +741,18 @@ static bh_status search(const bh_host_api *host, bh_call call, void *user_data)
                    (long long)requested, (long long)limit);
     }
     bhj_putc(&json, '}');
+
+    /* Each hit shown is also a resource_link, after the text. */
+    const doc *linked[LIMIT_MAX];
+    for (size_t i = 0; i < shown; i++)
+        linked[i] = hits[i].d;
     free(hits);
-    return send(host, call, &text, &json);
+    st = send(host, call, &text, &json, linked, shown);
+    /* Say what the limit left out. Only this tenant's documents were matched, so the
+     * count tells nothing of what other tenants hold. */
+    if (st == BH_OK && shown < matched && serves_resources(host))
+        st = host->report_excluded(call, BH_EXCLUDED_TRUNCATED, matched - shown, BH_LIT("limit"));
+    return st;
 }
 
 static int bad_path(bh_bytes p)
@@ -648,6 +796,19 @@ static bh_status fetch(const bh_host_api *host, bh_call call, void *user_data)
         return st;
     }
 
+    /* The answer is the document: name it, as its resource, in the provenance. */
+    if (d->uri && serves_resources(host)) {
+        bh_source src = {
+            .struct_size = sizeof src,
+            .uri = {d->uri, strlen(d->uri)},
+            .title = {d->title, d->title_len},
+            .version = {d->version_tag, strlen(d->version_tag)},
+            .modified_ms = d->mtime_ns / 1000000,
+        };
+        if ((st = host->add_source(call, &src)) != BH_OK)
+            return st;
+    }
+
     bhj_buf text = {0}, json = {0};
     bhj_printf(&text, "[source %s, version ", d->source);
     put_version(&text, d);
@@ -655,6 +816,8 @@ static bh_status fetch(const bh_host_api *host, bh_call call, void *user_data)
     bhj_text(&text, d->text, d->text_len);
     bhj_puts(&json, "{\"source\":");
     bhj_cstring(&json, d->source);
+    bhj_puts(&json, ",\"uri\":");
+    bhj_cstring(&json, d->uri);
     bhj_puts(&json, ",\"title\":");
     bhj_string(&json, d->title, d->title_len);
     bhj_puts(&json, ",\"version\":");
@@ -662,7 +825,93 @@ static bh_status fetch(const bh_host_api *host, bh_call call, void *user_data)
     bhj_printf(&json, ",\"modified\":\"%s\",\"text\":", d->modified);
     bhj_string(&json, d->text, d->text_len);
     bhj_putc(&json, '}');
-    return send(host, call, &text, &json);
+    return send(host, call, &text, &json, NULL, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Resources                                                               */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The one answer for a URI this caller cannot read, whether the document
+ * does not exist or is another tenant's: the same kind and the same words,
+ * so a read cannot be used to find out what other tenants hold.
+ */
+static bh_status no_such_document(const bh_host_api *host, bh_call call)
+{
+    return host->result_error(call, BH_ERROR_NOT_FOUND, BH_LIT("no such document"));
+}
+
+static int same_bytes(bh_bytes a, const char *b, size_t n)
+{
+    return a.len == n && memcmp(a.ptr, b, n) == 0;
+}
+
+/*
+ * resources/read of docs://{tenant}/{slug}: the whole document as the file
+ * holds it, front matter included. The core has matched the URI and checked
+ * both variables against the manifest's patterns; whose tenant it names is
+ * for the plugin to check.
+ */
+static bh_status read_document(const bh_host_api *host, bh_call call, void *user_data)
+{
+    docs_index *ix = user_data;
+    bh_bytes tenant, slug;
+    bh_status st = host->arg_string(call, BH_LIT("tenant"), &tenant);
+    if (st != BH_OK)
+        return bad_arg(host, call, st, "tenant", "the tenant part of the URI");
+    if ((st = host->arg_string(call, BH_LIT("slug"), &slug)) != BH_OK)
+        return bad_arg(host, call, st, "slug", "the document part of the URI");
+    bh_caller who = {.struct_size = sizeof who};
+    if ((st = host->caller(call, &who)) != BH_OK)
+        return st;
+    if (!same_bytes(tenant, who.tenant.ptr, who.tenant.len))
+        return no_such_document(host, call);
+
+    const doc *d = NULL;
+    for (size_t i = 0; i < ix->count && !d; i++)
+        if (ix->docs[i].uri && same_tenant(&ix->docs[i], who.tenant) &&
+            same_bytes(slug, ix->docs[i].slug, ix->docs[i].slug_len))
+            d = &ix->docs[i];
+    if (!d)
+        return no_such_document(host, call);
+
+    /* uri empty: the URI read; mime_type empty: the manifest's (text/markdown). */
+    bh_resource_content content = {
+        .struct_size = sizeof content,
+        .data = {d->text, d->text_len},
+        .version = {d->version_tag, strlen(d->version_tag)}, /* "": the core's digest of the text */
+        .modified_ms = d->mtime_ns / 1000000,
+        .title = {d->title, d->title_len},
+    };
+    st = host->result_resource(call, &content);
+    if (st == BH_E_TOO_LARGE)
+        st = host->result_error(call, BH_ERROR_TOO_LARGE,
+                                BH_LIT("the document exceeds the result size limit"));
+    return st;
+}
+
+/*
+ * resources/list: a link to every document of the caller's tenant, and to
+ * nothing else. The core keeps only the links the caller's policy lets it
+ * read, and pages the list itself.
+ */
+static bh_status list_documents(const bh_host_api *host, bh_call call, void *user_data)
+{
+    docs_index *ix = user_data;
+    bh_caller who = {.struct_size = sizeof who};
+    bh_status st = host->caller(call, &who);
+    if (st != BH_OK)
+        return st;
+    for (size_t i = 0; i < ix->count; i++) {
+        const doc *d = &ix->docs[i];
+        if (!d->uri || !same_tenant(d, who.tenant))
+            continue;
+        bh_resource_content link = doc_link(d);
+        if ((st = host->result_resource(call, &link)) != BH_OK && st != BH_E_NOT_ALLOWED)
+            return st; /* a refused link is one the caller may not read: left out, as the core would */
+    }
+    return BH_OK;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -693,6 +942,15 @@ bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plu
         st = host->register_tool(plugin, BH_LIT("search"), search, ix);
     if (st == BH_OK)
         st = host->register_tool(plugin, BH_LIT("fetch"), fetch, ix);
+    /* The manifest declares the template and resource_list = true: register both, or
+     * (under a core without resources; see serves_resources) serve the tools alone. */
+    if (st == BH_OK && serves_resources(host)) {
+        st = host->register_resource(plugin, BH_LIT("docs://{tenant}/{slug}"), read_document, ix);
+        if (st == BH_OK)
+            st = host->register_resource_list(plugin, list_documents, ix);
+    } else if (st == BH_OK) {
+        note(ix, BH_LOG_NOTICE, "this core serves no resources: serving search and fetch only");
+    }
     if (st != BH_OK) {
         free_index(ix);
         return st;

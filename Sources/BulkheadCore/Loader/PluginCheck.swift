@@ -16,6 +16,9 @@ public struct PluginCheckReport: Sendable {
     public var walls: [String] = []
     /// Each tool by its manifest name and the name clients see.
     public var tools: [(name: String, served: String, access: String, registered: Bool)] = []
+    /// Resources (URIs and templates) and prompts (served names), each with whether init registered it.
+    public var resources: [(uri: String, registered: Bool)] = []
+    public var prompts: [(served: String, registered: Bool)] = []
     /// Each capability: what the manifest requests, what policy.toml grants, what the plugin gets.
     public var capabilities: [(name: String, kind: String, requested: String, granted: String, effective: String, reason: String)] = []
     public var notes: [String] = []
@@ -54,6 +57,14 @@ public struct PluginCheckReport: Sendable {
         let plugin = report.manifest?.name ?? "?"
         out.tools = (report.manifest?.tools ?? []).map {
             ($0.name, naming.servedName(plugin: plugin, tool: $0.name), $0.access.rawValue, report.registered.contains($0.name))
+        }
+        if let m = report.manifest {
+            out.resources = (m.resources.map(\.uri) + m.resourceTemplates.map(\.uriTemplate)).map {
+                ($0, report.registered.contains(FunctionKey.resource($0)))
+            }
+            out.prompts = m.prompts.map {
+                (naming.servedName(plugin: plugin, tool: $0.name), report.registered.contains(FunctionKey.prompt($0.name)))
+            }
         }
         out.capabilities = report.capabilities.map { ($0.name, $0.kind.rawValue, $0.requested, $0.granted, $0.effective, $0.reason) }
         out.notes = report.notes

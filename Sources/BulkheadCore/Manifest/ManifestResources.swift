@@ -30,6 +30,8 @@ extension PluginManifest {
         /// Variables as the arguments of the read: a JSON Schema object, and its validator.
         public var inputSchema: JSONValue
         public var validator: JSONSchemaValidator
+        /// `complete = true`: the plugin registers a completion function for its variables.
+        public var completes = false
     }
 
     /// One prompt: `[[prompts]]` with its `[[prompts.arguments]]`.
@@ -46,6 +48,8 @@ extension PluginManifest {
         public var arguments: [Argument]
         public var inputSchema: JSONValue
         public var validator: JSONSchemaValidator
+        /// `complete = true`: the plugin registers a completion function for its arguments.
+        public var completes = false
     }
 
     /// The URI scheme a plugin's resources use: its name with `_` written `.`
@@ -128,6 +132,15 @@ extension PluginManifest {
             }
             return n
         }
+        func flag(_ t: JSONObject, _ key: String, _ ctx: String) -> Bool {
+            switch t[key] {
+            case nil: return false
+            case .bool(let b)?: return b
+            default:
+                problems.append("\(ctx)\(key) must be true or false")
+                return false
+            }
+        }
         func uniqueName(_ n: String, _ ctx: String) {
             if !names.insert(n).inserted { problems.append("\(ctx)name '\(n)' is used twice among resources and templates") }
         }
@@ -162,7 +175,7 @@ extension PluginManifest {
         for (i, t) in entries("resource_templates") {
             let text = string(t, "uri_template", "manifest: resource_templates[\(i)]: ", required: true) ?? ""
             let ctx = "manifest: resource template '\(text.isEmpty ? "#\(i)" : text)': "
-            unknownKeys(t, ["description", "mime_type", "name", "title", "ttl_ms", "uri_template", "variables"], ctx)
+            unknownKeys(t, ["complete", "description", "mime_type", "name", "title", "ttl_ms", "uri_template", "variables"], ctx)
             var template: URITemplate?
             if !text.isEmpty {
                 ownScheme(text, ctx + "uri_template ")
@@ -206,7 +219,8 @@ extension PluginManifest {
             guard let template, let validator = try? JSONSchemaValidator(schema) else { continue }
             templates.append(ResourceTemplate(uriTemplate: text, template: template, name: name, title: string(t, "title", ctx),
                                               description: string(t, "description", ctx), mimeType: mimeType(t, ctx),
-                                              ttlMilliseconds: ttl(t, ctx), variables: variables, inputSchema: schema, validator: validator))
+                                              ttlMilliseconds: ttl(t, ctx), variables: variables, inputSchema: schema, validator: validator,
+                                              completes: flag(t, "complete", ctx)))
         }
 
         var prompts: [Prompt] = []
@@ -214,7 +228,7 @@ extension PluginManifest {
         for (i, t) in entries("prompts") {
             let name = string(t, "name", "manifest: prompts[\(i)]: ", required: true) ?? ""
             let ctx = "manifest: prompt '\(name.isEmpty ? "#\(i)" : name)': "
-            unknownKeys(t, ["arguments", "description", "name", "title"], ctx)
+            unknownKeys(t, ["arguments", "complete", "description", "name", "title"], ctx)
             if !name.isEmpty {
                 if !Naming.isToolName(name) { problems.append("\(ctx)name must be 1–64 characters of A-Z, a-z, 0-9, '_' and '-'") }
                 if !promptNames.insert(name).inserted { problems.append("\(ctx)declared twice") }
@@ -253,7 +267,8 @@ extension PluginManifest {
             ])
             guard let validator = try? JSONSchemaValidator(schema) else { continue }
             prompts.append(Prompt(name: name, title: string(t, "title", ctx), description: string(t, "description", ctx),
-                                  arguments: arguments, inputSchema: schema, validator: validator))
+                                  arguments: arguments, inputSchema: schema, validator: validator,
+                                  completes: flag(t, "complete", ctx)))
         }
         return (resources, templates, prompts)
     }

@@ -16,6 +16,7 @@ extension CallKind {
         case .tool: .tool
         case .read, .list: .resource
         case .prompt: .prompt
+        case .completion: .prompt
         }
     }
 }
@@ -243,6 +244,8 @@ extension PluginHost {
                         }
                         kept.append(item)
                     }
+                } else if case .unknownTool = outcome {
+                    // The caller may read none of this plugin's resources: nothing to list.
                 } else {
                     logger.warning("plugin '\(plugin.name)' resource list failed; its listed resources are left out of this resources/list")
                 }
@@ -262,5 +265,90 @@ extension PluginHost {
 
     private static func sortedByURI(_ items: [JSONValue]) -> [JSONValue] {
         items.sorted { ($0["uri"]?.stringValue ?? "").utf8.lexicographicallyPrecedes(($1["uri"]?.stringValue ?? "").utf8) }
+    }
+}
+
+/// completion/complete: an argument's enum, or the plugin's completion function, through the gate.
+extension PluginHost {
+    public var servesCompletions: Bool { !prompts.isEmpty || resourceIndex.values.contains { !$0.templates.isEmpty } }
+
+    /// Completion functions by FunctionKey.completion(ref), as entries that pass the gate as their target does.
+    static func completionEntries(_ plugins: [PluginInstance]) -> [ExactKey: ServedEntry] {
+        var out: [ExactKey: ServedEntry] = [:]
+        let schema: JSONValue = [
+            "type": "object", "required": ["argument", "value"],
+            "properties": ["argument": ["type": "string"], "value": ["type": "string"], "context": ["type": "object"]],
+        ]
+        let validator = try! JSONSchemaValidator(schema)
+        for plugin in plugins {
+            let m = plugin.manifest
+            let refs = m.prompts.filter(\.completes).map { (Primitive.prompt, $0.name) }
+                + m.resourceTemplates.filter(\.completes).map { (Primitive.resource, $0.uriTemplate) }
+            for (primitive, ref) in refs {
+                let key = FunctionKey.completion(ref)
+                guard let fn = plugin.tools[exactly: key] else { continue }
+                let tool = PluginManifest.Tool(name: ref, title: nil, description: "", access: .read, inputSchema: schema,
+                                               outputSchema: nil, validator: validator)
+                out[exactly: key + "\u{0}" + plugin.name] = ServedEntry(
+                    plugin: plugin, tool: tool, function: fn, descriptor: ToolDescriptor(name: ref, inputSchema: schema),
+                    limits: plugin.policy.access.effectiveLimits(for: ""), clamps: nil, rateKey: "*", concurrencyKey: "*",
+                    primitive: primitive, policyName: ref, functionKey: key)
+            }
+        }
+        return out
+    }
+
+    public func complete(_ reference: CompletionReference, argument: String, value: String, contextArguments: JSONObject,
+                         context: RequestContext,
+                         complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        let principal = self.principal(of: context)
+        // The target first: what the caller may not use it gets no completions for.
+        let target: ServedEntry?
+        let name: String
+        switch reference {
+        case .prompt(let n):
+            target = prompts[exactly: n]
+            name = n
+        case .resourceTemplate(let t):
+            name = t
+            target = PluginManifest.pluginScheme(ofURI: t).flatMap { resourceIndex[$0] }?
+                .templates.first { $0.entry.policyName.isExactly(t) }?.entry
+        }
+        guard let target, target.plugin.runtime.serving,
+              target.plugin.policy.access.allows(principal, target.primitive, target.policyName) else {
+            complete(.unknownTool(name))
+            return nil
+        }
+        guard let spec = target.tool.inputSchema["properties"]?[argument] else {
+            complete(.error(.invalidParams("\(name) has no argument '\(argument)'")))
+            return nil
+        }
+        // Whatever is suggested must be a value the argument accepts.
+        let accepts = try? JSONSchemaValidator(["type": "object", "properties": [argument: spec]])
+        @Sendable func keep(_ values: [JSONValue]) -> [JSONValue] {
+            values.filter { v in
+                guard let s = v.stringValue else { return false }
+                return accepts?.validate(.object([argument: .string(s)]), limit: 1).isEmpty ?? false
+            }
+        }
+        if case .array(let choices)? = spec["enum"] {
+            complete(.result(ToolResult(content: keep(choices.filter { $0.stringValue?.hasPrefix(value) ?? false }))))
+            return nil
+        }
+        guard let function = completions[exactly: FunctionKey.completion(target.policyName) + "\u{0}" + target.plugin.name] else {
+            complete(.result(ToolResult(content: [])))
+            return nil
+        }
+        let arguments: JSONObject = ["argument": .string(argument), "value": .string(value),
+                                     "context": .object(contextArguments)]
+        return pass(function, name: "completion of \(name)", arguments: arguments, kind: .completion, context: context) { outcome in
+            guard case .result(let result) = outcome else { return complete(outcome) }
+            if result.isError {
+                let message = result.structuredContent?["message"]?.stringValue ?? "the completion failed"
+                return complete(.error(JSONRPCErrorObject(code: -32603, message: message,
+                                                          data: .object(["kind": result.structuredContent?["kind"] ?? "internal"]))))
+            }
+            complete(.result(ToolResult(content: keep(result.content))))
+        }
     }
 }

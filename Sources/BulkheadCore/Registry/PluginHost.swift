@@ -30,6 +30,8 @@ public final class PluginHost: ToolProvider {
     let resourceIndex: [String: PluginResources]
     let prompts: [ExactKey: ServedEntry]
     let orderedPrompts: [ServedEntry]
+    /// Completion functions, by FunctionKey.completion(ref) and the plugin's name.
+    let completions: [ExactKey: ServedEntry]
     let plugins: [PluginInstance]
     let board: StatusBoard
     let config: ServerConfig
@@ -76,7 +78,9 @@ public final class PluginHost: ToolProvider {
                     taken.insert(instance.name)
                     plugins.append(instance)
                     board.add(instance)
-                    logger.info("loaded plugin '\(instance.name)' \(instance.manifest.version) from \(name)/: \(instance.manifest.tools.count) tools, \(instance.concurrencyName)")
+                    let m = instance.manifest
+                    let served = Self.servedSummary(m)
+                    logger.info("loaded plugin '\(instance.name)' \(m.version) from \(name)/: \(served), \(instance.concurrencyName)")
                 } else {
                     let reason = report.problems.joined(separator: "; ")
                     board.refuse(folder: name, reason: reason)
@@ -126,6 +130,17 @@ public final class PluginHost: ToolProvider {
         self.resourceIndex = index
         self.prompts = prompts
         self.orderedPrompts = orderedPrompts
+        self.completions = Self.completionEntries(plugins)
+    }
+
+    /// "2 tools, 1 resource, 1 prompt": what a plugin serves, for its load line.
+    private static func servedSummary(_ m: PluginManifest) -> String {
+        func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+        var parts = [count(m.tools.count, "tool")]
+        let resources = m.resources.count + m.resourceTemplates.count
+        if resources > 0 { parts.append(count(resources, "resource")) }
+        if !m.prompts.isEmpty { parts.append(count(m.prompts.count, "prompt")) }
+        return parts.joined(separator: ", ")
     }
 
     /// Only the tools this caller may call: the rest are not there for it.

@@ -15,6 +15,8 @@ enum CallKind: Sendable {
     case prompt
     /// The plugin's resource list (resources/list): Resource entries.
     case list
+    /// completion/complete: suggested values, one result_text each.
+    case completion
 
     var noun: String {
         switch self {
@@ -22,6 +24,7 @@ enum CallKind: Sendable {
         case .read: "resource"
         case .prompt: "prompt"
         case .list: "resource list"
+        case .completion: "completion"
         }
     }
 }
@@ -151,7 +154,7 @@ final class CallState: Sendable {
                     return ToolErrors.result(.internal, "plugin '\(plugin.name)' returned BH_OK from prompt '\(tool)' without a message\(refused)")
                 }
                 return ToolResult(content: a.content, meta: meta)
-            case .list:
+            case .list, .completion:
                 return ToolResult(content: a.content, meta: meta)
             }
             // An empty success would tell the client the call worked and hand it nothing.

@@ -7,6 +7,8 @@ enum FunctionKey {
     static func resource(_ uriOrTemplate: String) -> String { "\u{1}" + uriOrTemplate }
     static func prompt(_ name: String) -> String { "\u{2}" + name }
     static let resourceList = "\u{3}list"
+    /// The completion function of a prompt (its name) or a resource template (its text).
+    static func completion(_ ref: String) -> String { "\u{4}" + ref }
 
     /// For messages: "tool 'x'", "resource 'docs://a'", "prompt 'p'", "the resource list function".
     static func describe(_ key: String) -> String {
@@ -14,6 +16,7 @@ enum FunctionKey {
         case "\u{1}": "resource '\(key.dropFirst())'"
         case "\u{2}": "prompt '\(key.dropFirst())'"
         case "\u{3}": "the resource list function (resource_list)"
+        case "\u{4}": "the completion function of '\(key.dropFirst())' (complete = true)"
         default: "tool '\(key)'"
         }
     }
@@ -25,5 +28,7 @@ enum FunctionKey {
             + manifest.resourceTemplates.map { resource($0.uriTemplate) }
             + manifest.prompts.map { prompt($0.name) }
             + (manifest.resourceList ? [resourceList] : [])
+            + manifest.resourceTemplates.filter(\.completes).map { completion($0.uriTemplate) }
+            + manifest.prompts.filter(\.completes).map { completion($0.name) }
     }
 }

@@ -126,6 +126,8 @@ enum ResourceContent {
             return call.refuse(&a, BH_E_NOT_ALLOWED, "result_resource: a read answers with contents, not links (BH_RESOURCE_LINK)")
         case .list where !link:
             return call.refuse(&a, BH_E_NOT_ALLOWED, "result_resource: a resource list answers with links (BH_RESOURCE_LINK) only")
+        case .completion:
+            return call.refuse(&a, BH_E_NOT_ALLOWED, "result_resource: a completion answers with result_text, one value each")
         default: break
         }
         let scrub = call.plugin.capabilities.scrub
@@ -156,6 +158,8 @@ enum ResourceContent {
         switch call.kind {
         case .read:
             a.content.append(.object(body))
+        case .completion:
+            return BH_E_NOT_ALLOWED
         case .list:
             var entry = body
             entry["name"] = .string(shown ?? uri)

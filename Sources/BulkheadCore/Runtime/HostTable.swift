@@ -38,6 +38,12 @@ enum HostTable {
             return instance.register(tool: FunctionKey.resourceList, function: fn, userData: userData)
         }
 
+        api.register_completion = { plugin, ref, refLen, fn, userData in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            guard let fn, let text = validatedUTF8(ref, refLen), !text.isEmpty else { return BH_E_INVALID }
+            return instance.register(tool: FunctionKey.completion(text), function: fn, userData: userData)
+        }
+
         api.log = { plugin, level, message, messageLen in
             guard let instance = HandleTable.shared.plugin(plugin.token) else {
                 _ = staleHandle("plugin", plugin.token)
@@ -165,6 +171,7 @@ enum HostTable {
                 case .prompt: a.content.append(ResourceContent.message(role: BH_ROLE_USER, ["type": "text", "text": .string(text)]))
                 case .list:
                     return state.refuse(&a, BH_E_NOT_ALLOWED, "result_text: a resource list answers with result_resource(BH_RESOURCE_LINK)")
+                case .completion: a.content.append(.string(text))
                 }
                 a.bytes += textLen
                 return BH_OK
@@ -177,7 +184,7 @@ enum HostTable {
                 guard a.error == nil, a.structured == nil else { return BH_E_NOT_ALLOWED }
                 switch state.kind {
                 case .tool, .read: break
-                case .prompt, .list:
+                case .prompt, .list, .completion:
                     return state.refuse(&a, BH_E_NOT_ALLOWED, "result_json: a \(state.kind.noun) has no structured content")
                 }
                 if let refused = state.refuseOversized(&a, jsonLen, "result_json") { return refused }

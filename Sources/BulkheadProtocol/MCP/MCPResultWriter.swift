@@ -17,7 +17,8 @@ struct MCPResultWriter: Sendable {
     /// The `capabilities` object both eras announce.
     private let capabilities: [UInt8]
 
-    init(identity: ServerIdentity, configuration: MCPServerConfiguration, resources: Bool = false, prompts: Bool = false) {
+    init(identity: ServerIdentity, configuration: MCPServerConfiguration, resources: Bool = false, prompts: Bool = false,
+         completions: Bool = false) {
         var info: [UInt8] = []
         info.appendLiteral(#"{"name":"#)
         JSONOutput.writeString(identity.name, into: &info)
@@ -44,6 +45,7 @@ struct MCPResultWriter: Sendable {
         caps.appendLiteral(#"{"tools":{"listChanged":false},"logging":{}"#)
         if resources { caps.appendLiteral(#","resources":{"subscribe":false,"listChanged":false}"#) }
         if prompts { caps.appendLiteral(#","prompts":{"listChanged":false}"#) }
+        if completions { caps.appendLiteral(#","completions":{}"#) }
         caps.append(UInt8(ascii: "}"))
         capabilities = caps
 

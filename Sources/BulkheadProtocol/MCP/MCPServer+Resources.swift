@@ -127,3 +127,51 @@ extension MCPServer {
         }
     }
 }
+
+extension MCPServer {
+    /// Most values one `completion/complete` answers (MCP's limit).
+    static let completionLimit = 100
+
+    /// `completion/complete {ref, argument: {name, value}, context?: {arguments}}`.
+    func completeArgument(id: JSONRPCID, params: JSONObject?, context: RequestContext) {
+        guard provider.servesCompletions else { return sendError(id: id, .methodNotFound("completion/complete")) }
+        let reference: CompletionReference
+        switch (params?["ref"]?["type"]?.stringValue, params?["ref"]?["name"]?.stringValue, params?["ref"]?["uri"]?.stringValue) {
+        case ("ref/prompt", let name?, _): reference = .prompt(name)
+        case ("ref/resource", _, let uri?): reference = .resourceTemplate(uri)
+        default:
+            return sendError(id: id, .invalidParams(
+                "completion/complete needs params.ref: {type: \"ref/prompt\", name} or {type: \"ref/resource\", uri}"))
+        }
+        guard let argument = params?["argument"]?["name"]?.stringValue, let value = params?["argument"]?["value"]?.stringValue else {
+            return sendError(id: id, .invalidParams("completion/complete needs params.argument: {name, value} as strings"))
+        }
+        var others = JSONObject()
+        switch params?["context"]?["arguments"] {
+        case nil, .null?: break
+        case .object(let o)? where o.allSatisfy({ $0.value.stringValue != nil }): others = o
+        default: return sendError(id: id, .invalidParams("completion/complete params.context.arguments must be an object of strings"))
+        }
+        startInFlight(id: id, params: params, context: context, answer: { [self] id, stateless, outcome in
+            switch outcome {
+            case .result(let r):
+                let all = r.content
+                let values = Array(all.prefix(Self.completionLimit))
+                let completion: JSONObject = ["values": .array(values), "total": .int(Int64(all.count)),
+                                              "hasMore": .bool(all.count > values.count)]
+                sendResult(id: id, capacity: 256 + 64 * values.count) {
+                    results.object(["completion": .object(completion)], meta: nil, ttl: nil, stateless: stateless, into: &$0)
+                }
+            case .unknownTool(let name):
+                sendError(id: id, .invalidParams("Unknown reference: \(name)"))
+            case .inputRequired:
+                sendError(id: id, .internalError("completion/complete cannot ask for input"))
+            case .error(let e):
+                sendError(id: id, e)
+            }
+        }) { [provider] context, complete in
+            provider.complete(reference, argument: argument, value: value, contextArguments: others, context: context,
+                              complete: complete)
+        }
+    }
+}

@@ -69,7 +69,8 @@ public final class MCPServer: Sendable {
             self.configuration = configuration
             self.log = log
             self.results = MCPResultWriter(identity: identity, configuration: configuration,
-                                           resources: provider.servesResources, prompts: provider.servesPrompts)
+                                           resources: provider.servesResources, prompts: provider.servesPrompts,
+                                           completions: provider.servesCompletions)
         }
     }
 
@@ -163,6 +164,8 @@ public final class MCPServer: Sendable {
             listPrompts(id: id, params: params, context: context)
         case "prompts/get":
             getPrompt(id: id, params: params, context: context)
+        case "completion/complete":
+            completeArgument(id: id, params: params, context: context)
         default:
             sendError(id: id, .methodNotFound(method))
         }

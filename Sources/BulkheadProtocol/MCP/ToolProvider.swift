@@ -166,6 +166,10 @@ public protocol ToolProvider: Sendable {
     func prompts(for context: RequestContext) -> [JSONValue]
     func getPrompt(name: String, arguments: JSONObject, context: RequestContext,
                    complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
+    var servesCompletions: Bool { get }
+    func complete(_ reference: CompletionReference, argument: String, value: String, contextArguments: JSONObject,
+                  context: RequestContext,
+                  complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
 
     /// The drain deadline has passed: answer every call still in flight now,
     /// each through its `complete`, exactly once (a late return from the work
@@ -232,6 +236,28 @@ extension ToolProvider {
     public func getPrompt(name: String, arguments: JSONObject, context: RequestContext,
                           complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
         complete(.unknownTool(name))
+        return nil
+    }
+}
+
+/// What `completion/complete` completes an argument of.
+public enum CompletionReference: Sendable, Hashable {
+    /// `ref/prompt`: a prompt's served name.
+    case prompt(String)
+    /// `ref/resource`: a resource template's `uriTemplate`.
+    case resourceTemplate(String)
+}
+
+extension ToolProvider {
+    public var servesCompletions: Bool { false }
+
+    /// Suggested values: `.result` with one JSON string per value in `content` (the
+    /// server caps and counts them); `.unknownTool` when the reference names nothing
+    /// this caller may use.
+    public func complete(_ reference: CompletionReference, argument: String, value: String, contextArguments: JSONObject,
+                         context: RequestContext,
+                         complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
+        complete(.result(ToolResult(content: [])))
         return nil
     }
 }

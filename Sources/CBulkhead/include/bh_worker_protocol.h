@@ -86,7 +86,8 @@ typedef enum bhw_op {
     /* ---- worker -> core requests (header.seq != 0), each answered by BHW_REPLY ----
      * request fields                                   -> reply fields after status */
     /* name: a tool's name; or, for ABI 1.1, "\x01" + a resource's URI or template,
-     * "\x02" + a prompt's name, "\x03list" for the resource list function. The
+     * "\x02" + a prompt's name, "\x03list" for the resource list function,
+     * "\x04" + a prompt's name or a template for its completion function. The
      * same key names the function in BHW_CALL. */
     BHW_REGISTER = 20,    /* u64 plugin, bytes name                    -> - */
     BHW_CONFIG = 21,      /* u64 plugin, bytes key                     -> bytes value */

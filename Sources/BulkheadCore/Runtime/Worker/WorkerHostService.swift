@@ -84,6 +84,7 @@ struct WorkerHostService {
                 case 2: return withChars(rest) { api.register_prompt(p, $0, $1, WorkerRuntime.remoteTool, nil) }
                 case 3 where rest == Array("list".utf8): return api.register_resource_list(p, WorkerRuntime.remoteTool, nil)
                 case 3: return BH_E_INVALID
+                case 4: return withChars(rest) { api.register_completion(p, $0, $1, WorkerRuntime.remoteTool, nil) }
                 default: return withChars(name) { api.register_tool(p, $0, $1, WorkerRuntime.remoteTool, nil) }
                 }
             }

@@ -1,0 +1,293 @@
+"""Resources and prompts (ABI 1.1), with the official Python SDK and raw lines, in both eras.
+
+The fixture plugin Tests/fixtures/plugins/test serves the conformance suite's
+resource and prompt fixtures under their own names (test://static-text,
+test://static-binary, test://template/{id}/data, test_simple_prompt,
+test_prompt_with_arguments, test_prompt_with_embedded_resource; prompts are
+served as test__<name>), a tenant-scoped template, 10,000 listed resources and
+resources that answer wrongly on purpose. It runs in-process (its policy says
+why); the tier test runs the same reads in a worker too.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from conftest import CONFIG, REPO, set_policy_config
+from rawclient import LEGACY, MODERN, modern_meta
+
+MODES = ["legacy", "auto", MODERN]
+STATIC_TEXT = "This is the content of the static text resource."
+PNG = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52])
+LISTED = 10_000 + 2  # the list function's items plus the two fixed resources
+
+
+def sdk(tmp_path: Path, bulkhead_bin: Path, plugins: Path, mode: str, *extra: str) -> Client:
+    params = StdioServerParameters(command=str(bulkhead_bin), args=["serve", "--plugins", str(plugins), *extra],
+                                   cwd=str(REPO))
+    return Client(stdio_client(params, errlog=open(tmp_path / f"sdk-{mode}.log", "w")), mode=mode,
+                  read_timeout_seconds=30)
+
+
+def dump(x) -> dict:
+    return x.model_dump(by_alias=True, exclude_none=True)
+
+
+def provenance(result: dict) -> dict:
+    return (result.get("_meta") or {}).get("bulkhead/provenance") or {}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sdk_lists_reads_and_gets_the_conformance_fixtures(tmp_path, bulkhead_bin, plugin_dir, mode):
+    pd = plugin_dir("test")
+
+    async def main():
+        async with sdk(tmp_path, bulkhead_bin, pd.path, mode, "--config", str(CONFIG), "--principal", "alice") as c:
+            # resources-list: uri + name; every page, every cursor, no duplicates.
+            uris, cursor, pages = [], None, 0
+            while True:
+                page = await c.list_resources(cursor=cursor)
+                pages += 1
+                uris += [str(r.uri) for r in page.resources]
+                assert all(r.name for r in page.resources)
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+            assert len(uris) == LISTED and len(set(uris)) == LISTED and pages > 1
+            assert uris == sorted(uris)
+            assert "test://static-text" in uris and "test://item/09999" in uris
+            assert not any(u.startswith("other:") or "undeclared" in u for u in uris)
+
+            # resources-read-text / -binary / templates-read
+            text = await c.read_resource("test://static-text")
+            [content] = text.contents
+            assert content.text == STATIC_TEXT and content.mime_type == "text/plain"
+            binary = await c.read_resource("test://static-binary")
+            assert base64.b64decode(binary.contents[0].blob) == PNG and binary.contents[0].mime_type == "image/png"
+            templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
+            assert {"test://template/{id}/data", "test://tenant/{tenant}/{doc}"} <= templates
+            data = await c.read_resource("test://template/123/data")
+            assert json.loads(data.contents[0].text) == {"id": "123", "templateTest": True, "data": "Data for ID: 123"}
+
+            # prompts-list / -get-simple / -with-args / -embedded-resource
+            prompts = {p.name: p for p in (await c.list_prompts()).prompts}
+            assert set(prompts) == {"test__test_simple_prompt", "test__test_prompt_with_arguments",
+                                    "test__test_prompt_with_embedded_resource"}
+            assert [a.name for a in prompts["test__test_prompt_with_arguments"].arguments] == ["arg1", "arg2"]
+            simple = await c.get_prompt("test__test_simple_prompt")
+            assert simple.messages[0].role == "user" and simple.messages[0].content.text
+            args = await c.get_prompt("test__test_prompt_with_arguments", {"arg1": "x", "arg2": "y"})
+            assert "arg1='x'" in args.messages[0].content.text and "arg2='y'" in args.messages[0].content.text
+            emb = await c.get_prompt("test__test_prompt_with_embedded_resource", {"resourceUri": "test://static-text"})
+            kinds = [m.content.type for m in emb.messages]
+            assert "resource" in kinds and "text" in kinds
+            res = next(m.content.resource for m in emb.messages if m.content.type == "resource")
+            assert str(res.uri) == "test://static-text"
+
+    anyio.run(main)
+
+
+@pytest.mark.parametrize("version", [LEGACY, MODERN])
+def test_not_found_is_one_answer_whatever_the_reason(plugin_dir, serve, version):
+    """Another tenant's document, a missing one, a variable that fails its pattern, a
+    traversal, an unknown scheme: one error, differing only in the URI it echoes."""
+    s = serve(plugin_dir("test"), principal="alice")
+    meta = {}
+    if version == LEGACY:
+        s.initialize()
+    else:
+        meta = {"_meta": modern_meta()}
+    own = s.result("resources/read", {"uri": "test://tenant/acme/plan", **meta})
+    assert own["contents"][0]["text"] == "The plan of acme."
+    expected_code = -32002 if version == LEGACY else -32602
+    answers = set()
+    for uri in ["test://tenant/globex/plan", "test://tenant/acme/nothing", "test://tenant/globex/nothing",
+                "test://tenant/acme/..%2Fglobex%2Fplan", "test://tenant/Globex/plan", "test://tenant/acme/PLAN",
+                "test://tenant/%61cme/plan%00", "test://nothing", "nope://x", "no scheme", "test://broken/missing"]:
+        err = s.error("resources/read", {"uri": uri, **meta})
+        assert err["code"] == expected_code and err["data"] == {"uri": uri}, (uri, err)
+        answers.add(json.dumps(err, sort_keys=True).replace(json.dumps(uri)[1:-1], "URI"))
+    assert len(answers) == 1, answers
+    if version == MODERN:
+        # SEP-2164: never a result with empty contents.
+        assert "contents" not in json.dumps(answers.pop())
+
+
+def test_a_principal_outside_the_rule_sees_no_tenant_template(plugin_dir, serve, tmp_path):
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('default_principal = "carol"\n[principals.carol]\ntenant = "initech"\n')
+    s = serve(plugin_dir("test"), config=cfg)
+    s.initialize()
+    templates = [t["uriTemplate"] for t in s.result("resources/templates/list")["resourceTemplates"]]
+    assert "test://tenant/{tenant}/{doc}" not in templates and "test://item/{n}" in templates
+    err = s.error("resources/read", {"uri": "test://tenant/initech/plan"})
+    assert err == {"code": -32002, "message": "Resource not found", "data": {"uri": "test://tenant/initech/plan"}}
+
+
+def test_pages_and_cursors_hold_on_raw_lines(plugin_dir, serve):
+    s = serve(plugin_dir("test"), principal="alice")
+    s.initialize()
+    first = s.result("resources/list")
+    assert len(first["resources"]) == 200 and first["nextCursor"]
+    second = s.result("resources/list", {"cursor": first["nextCursor"]})
+    assert second["resources"][0]["uri"] > first["resources"][-1]["uri"]
+    for bad in ["bh1.zz.0000000000000000", "garbage", first["nextCursor"] + "x"]:
+        assert s.error("resources/list", {"cursor": bad})["code"] == -32602
+    assert s.error("resources/list", {"cursor": 5})["code"] == -32602
+
+
+def test_modern_lists_and_reads_carry_cache_hints(plugin_dir, serve):
+    s = serve(plugin_dir("test"), principal="alice")
+    for method, params in [("resources/list", {}), ("resources/templates/list", {}), ("prompts/list", {}),
+                           ("resources/read", {"uri": "test://static-text"})]:
+        r = s.result(method, {**params, "_meta": modern_meta()})
+        assert r["resultType"] == "complete" and r["ttlMs"] >= 0 and r["cacheScope"] == "private", (method, r)
+        assert r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "bulkhead"
+    d = s.result("server/discover", {"_meta": modern_meta()})
+    assert "resources" in d["capabilities"] and "prompts" in d["capabilities"]
+
+
+def test_malformed_contents_get_the_right_error_kinds(plugin_dir, serve):
+    s = serve(plugin_dir("test"), principal="alice")
+    s.initialize()
+    empty = s.error("resources/read", {"uri": "test://broken/empty"})
+    assert empty["code"] == -32603 and empty["data"]["kind"] == "internal" and "without contents" in empty["message"]
+    foreign = s.error("resources/read", {"uri": "test://broken/foreign"})
+    assert foreign["code"] == -32603 and foreign["data"]["kind"] == "internal"
+    link = s.error("resources/read", {"uri": "test://broken/link"})
+    assert link["code"] == -32603 and link["data"]["kind"] == "internal"
+    bad = s.error("resources/read", {"uri": "test://broken/badutf8"})
+    assert bad["code"] == -32603 and bad["data"]["kind"] == "internal"
+    busy = s.error("resources/read", {"uri": "test://broken/busy"})
+    assert busy == {"code": -32603, "message": "the store is down", "data": {"kind": "unavailable"}}
+    # The server keeps serving.
+    assert s.result("resources/read", {"uri": "test://static-text"})["contents"][0]["text"] == STATIC_TEXT
+
+
+def test_prompt_argument_errors_are_invalid_params(plugin_dir, serve):
+    s = serve(plugin_dir("test"), principal="alice")
+    s.initialize()
+    assert s.error("prompts/get", {"name": "test__nope"})["code"] == -32602
+    missing = s.error("prompts/get", {"name": "test__test_prompt_with_arguments", "arguments": {"arg1": "x"}})
+    assert missing["code"] == -32602
+    assert s.error("prompts/get", {"name": "test__test_simple_prompt", "arguments": {"x": 1}})["code"] == -32602
+    # Embedding a resource the plugin may not name (another scheme) is refused, not passed on.
+    err = s.error("prompts/get", {"name": "test__test_prompt_with_embedded_resource",
+                                  "arguments": {"resourceUri": "other://secret"}})
+    assert err["code"] == -32602
+    # A prompt may embed what the caller may read: alice's own tenant's document.
+    ok = s.result("prompts/get", {"name": "test__test_prompt_with_embedded_resource",
+                                  "arguments": {"resourceUri": "test://tenant/acme/plan"}})
+    assert any(m["content"]["type"] == "resource" for m in ok["messages"])
+
+
+@pytest.mark.parametrize("tier", ["worker", "in-process"])
+def test_provenance_names_plugin_rule_and_sources_in_both_tiers(plugin_dir, serve, tmp_path, tier):
+    pd = plugin_dir()
+    folder = pd.copy("test")
+    if tier == "worker":
+        policy = (folder / "policy.toml").read_text()
+        (folder / "policy.toml").write_text(policy.split("[runtime]")[0])
+    log = tmp_path / "audit.jsonl"
+    s = serve(pd, principal="alice", extra=["--audit", str(log)])
+    s.initialize()
+    r = s.result("resources/read", {"uri": "test://static-text"})
+    p = provenance(r)
+    assert p["plugin"] == "test" and p["principal"] == "alice" and p["tenant"] == "acme"
+    assert p["resource"] == "test://static-text" and p["uri"] == "test://static-text"
+    assert p["rule"] == "policy.toml [[allow]] #1"
+    [src] = p["sources"]
+    version = r["contents"][0]["_meta"]["bulkhead/version"]
+    assert src["uri"] == "test://static-text" and src["version"] == version and version.startswith("sha256:")
+    assert src["modified"] == r["contents"][0]["annotations"]["lastModified"] == "2026-01-01T00:00:00.000Z"
+    t = s.result("resources/read", {"uri": "test://tenant/acme/plan"})
+    assert [x["uri"] for x in provenance(t)["sources"]] == ["test://ledger"]
+    assert provenance(t)["rule"] == "policy.toml [[allow]] #2"
+    g = s.result("prompts/get", {"name": "test__test_prompt_with_embedded_resource",
+                                 "arguments": {"resourceUri": "test://static-text"}})
+    assert [m["content"]["type"] for m in g["messages"]] == ["resource", "text"]
+    assert [x["uri"] for x in provenance(g)["sources"]] == ["test://static-text"]
+    assert len(s.result("resources/list")["resources"]) == 200
+    assert s.shutdown() == 0
+    recs = [json.loads(l) for l in log.read_text().splitlines()]
+    reads = [x for x in recs if "resource" in x]
+    assert [x["resource"] for x in reads] == ["test://static-text", "test://tenant/{tenant}/{doc}", "(resource list)"]
+    assert [x["prompt"] for x in recs if "prompt" in x] == ["test__test_prompt_with_embedded_resource"]
+    assert reads[0]["sources"] == [{"uri": "test://static-text", "version": version}]
+    # Template variables are arguments: only their digest is kept.
+    assert "acme/plan" not in json.dumps(reads[1]) and reads[1]["args_sha256"]
+
+
+def test_http_serves_resources_in_both_eras(tmp_path, bulkhead_bin, plugin_dir):
+    from httpserver import start_http
+    from mcp.client.streamable_http import streamable_http_client
+
+    pd = plugin_dir("test")
+    srv = start_http(bulkhead_bin, pd.path, tmp_path)
+    try:
+        for mode in ["legacy", MODERN]:
+            async def main():
+                async with Client(streamable_http_client(srv.url), mode=mode, read_timeout_seconds=30) as c:
+                    r = await c.read_resource("test://static-text")
+                    assert r.contents[0].text == STATIC_TEXT
+                    g = await c.get_prompt("test__test_prompt_with_arguments", {"arg1": "a", "arg2": "b"})
+                    assert "arg1='a'" in g.messages[0].content.text
+                    with pytest.raises(Exception) as e:
+                        await c.read_resource("test://nothing")
+                    assert "not found" in str(e.value).lower()
+            anyio.run(main)
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sdk_completes_prompt_arguments_and_template_variables(tmp_path, bulkhead_bin, plugin_dir, mode):
+    from mcp_types import PromptReference, ResourceTemplateReference
+
+    pd = plugin_dir("test")
+
+    async def main():
+        async with sdk(tmp_path, bulkhead_bin, pd.path, mode, "--config", str(CONFIG), "--principal", "alice") as c:
+            # completion-complete: the plugin's function, filtered by the argument's pattern.
+            r = await c.complete(PromptReference(type="ref/prompt", name="test__test_prompt_with_arguments"),
+                                 {"name": "arg1", "value": "pa"})
+            assert r.completion.values == ["paris", "parma"]
+            # An enum completes itself, without the plugin.
+            e = await c.complete(ResourceTemplateReference(type="ref/resource", uri="test://broken/{how}"),
+                                 {"name": "how", "value": "b"})
+            assert e.completion.values == ["badutf8", "busy"]
+            # No function, no enum: nothing suggested.
+            n = await c.complete(PromptReference(type="ref/prompt", name="test__test_prompt_with_arguments"),
+                                 {"name": "arg2", "value": ""})
+            assert n.completion.values == []
+
+    anyio.run(main)
+
+
+def test_completions_follow_the_gate(plugin_dir, serve, tmp_path):
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('default_principal = "carol"\n[principals.carol]\ntenant = "initech"\n')
+    s = serve(plugin_dir("test"), config=cfg)
+    s.initialize()
+    assert "completions" in s.result("initialize", {"protocolVersion": LEGACY, "capabilities": {},
+                                                    "clientInfo": {"name": "t", "version": "1"}})["capabilities"]
+    # carol's tenant has no rule for the tenant template: as if it did not exist.
+    hidden = s.error("completion/complete", {"ref": {"type": "ref/resource", "uri": "test://tenant/{tenant}/{doc}"},
+                                             "argument": {"name": "doc", "value": ""}})
+    missing = s.error("completion/complete", {"ref": {"type": "ref/resource", "uri": "test://nope/{x}"},
+                                              "argument": {"name": "x", "value": ""}})
+    assert hidden["code"] == missing["code"] == -32602
+    assert hidden["message"].replace("test://tenant/{tenant}/{doc}", "X") == missing["message"].replace("test://nope/{x}", "X")
+    assert s.error("completion/complete", {"ref": {"type": "ref/prompt", "name": "test__test_simple_prompt"},
+                                           "argument": {"name": "nope", "value": ""}})["code"] == -32602
+    assert s.error("completion/complete", {"ref": {"type": "ref/nothing"}, "argument": {"name": "a", "value": ""}})["code"] == -32602
+    r = s.result("completion/complete", {"ref": {"type": "ref/prompt", "name": "test__test_prompt_with_arguments"},
+                                         "argument": {"name": "arg1", "value": ""}})
+    assert r["completion"]["values"] == ["paris", "parma", "prague", "porto"] and r["completion"]["hasMore"] is False
