@@ -11,8 +11,13 @@ which serves the suite's tool fixtures that ABI 1.1 can express. Bulkhead
 names every tool `<plugin>__<tool>`, so the suite's `test_simple_text` is
 called here as `conformance__test_simple_text` (and so on): the prefix is the
 one difference from the suite's own requests. Image, audio and embedded
-resource results, sampling, elicitation, input_required, resources and
-prompts have no fixture (see conformance.c) and no test here.
+resource results, sampling, elicitation and input_required have no fixture
+(see conformance.c) and no test here. The resources, prompts and completion
+scenarios (resources-list, -read-text, -read-binary, -templates-read,
+prompts-list, -get-simple, -with-args, -embedded-resource,
+completion-complete, sep-2164 not-found, sep-2549 caching hints) are mirrored
+in test_resources.py against the fixture plugin `test`, whose URIs are the
+suite's own (test://static-text, ...), over stdio and HTTP in every mode.
 
 Each test names the scenario (and, for SEP-2575, the check id) it mirrors.
 Requests go out raw (httpx2 through httpserver.py's helpers) so every byte of

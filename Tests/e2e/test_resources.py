@@ -44,52 +44,62 @@ def provenance(result: dict) -> dict:
     return (result.get("_meta") or {}).get("bulkhead/provenance") or {}
 
 
+async def exercise(c: Client) -> None:
+    """The conformance suite's resources, prompts and completion scenarios, through the SDK."""
+    # resources-list: uri + name; every page, every cursor, no duplicates.
+    uris, cursor, pages = [], None, 0
+    while True:
+        page = await c.list_resources(cursor=cursor)
+        pages += 1
+        uris += [str(r.uri) for r in page.resources]
+        assert all(r.name for r in page.resources)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert len(uris) == LISTED and len(set(uris)) == LISTED and pages > 1
+    assert uris == sorted(uris)
+    assert "test://static-text" in uris and "test://item/09999" in uris
+    assert not any(u.startswith("other:") or "undeclared" in u for u in uris)
+
+    # resources-read-text / -binary / templates-read
+    text = await c.read_resource("test://static-text")
+    [content] = text.contents
+    assert content.text == STATIC_TEXT and content.mime_type == "text/plain"
+    binary = await c.read_resource("test://static-binary")
+    assert base64.b64decode(binary.contents[0].blob) == PNG and binary.contents[0].mime_type == "image/png"
+    templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
+    assert {"test://template/{id}/data", "test://tenant/{tenant}/{doc}"} <= templates
+    data = await c.read_resource("test://template/123/data")
+    assert json.loads(data.contents[0].text) == {"id": "123", "templateTest": True, "data": "Data for ID: 123"}
+
+    # prompts-list / -get-simple / -with-args / -embedded-resource
+    prompts = {p.name: p for p in (await c.list_prompts()).prompts}
+    assert set(prompts) == {"test__test_simple_prompt", "test__test_prompt_with_arguments",
+                            "test__test_prompt_with_embedded_resource"}
+    assert [a.name for a in prompts["test__test_prompt_with_arguments"].arguments] == ["arg1", "arg2"]
+    simple = await c.get_prompt("test__test_simple_prompt")
+    assert simple.messages[0].role == "user" and simple.messages[0].content.text
+    args = await c.get_prompt("test__test_prompt_with_arguments", {"arg1": "x", "arg2": "y"})
+    assert "arg1='x'" in args.messages[0].content.text and "arg2='y'" in args.messages[0].content.text
+    emb = await c.get_prompt("test__test_prompt_with_embedded_resource", {"resourceUri": "test://static-text"})
+    kinds = [m.content.type for m in emb.messages]
+    assert "resource" in kinds and "text" in kinds
+    res = next(m.content.resource for m in emb.messages if m.content.type == "resource")
+    assert str(res.uri) == "test://static-text"
+    # completion-complete: the prompt's argument, completed by the plugin.
+    from mcp_types import PromptReference
+    r = await c.complete(PromptReference(type="ref/prompt", name="test__test_prompt_with_arguments"),
+                         {"name": "arg1", "value": "pa"})
+    assert r.completion.values == ["paris", "parma"]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_sdk_lists_reads_and_gets_the_conformance_fixtures(tmp_path, bulkhead_bin, plugin_dir, mode):
     pd = plugin_dir("test")
 
     async def main():
         async with sdk(tmp_path, bulkhead_bin, pd.path, mode, "--config", str(CONFIG), "--principal", "alice") as c:
-            # resources-list: uri + name; every page, every cursor, no duplicates.
-            uris, cursor, pages = [], None, 0
-            while True:
-                page = await c.list_resources(cursor=cursor)
-                pages += 1
-                uris += [str(r.uri) for r in page.resources]
-                assert all(r.name for r in page.resources)
-                cursor = page.next_cursor
-                if not cursor:
-                    break
-            assert len(uris) == LISTED and len(set(uris)) == LISTED and pages > 1
-            assert uris == sorted(uris)
-            assert "test://static-text" in uris and "test://item/09999" in uris
-            assert not any(u.startswith("other:") or "undeclared" in u for u in uris)
-
-            # resources-read-text / -binary / templates-read
-            text = await c.read_resource("test://static-text")
-            [content] = text.contents
-            assert content.text == STATIC_TEXT and content.mime_type == "text/plain"
-            binary = await c.read_resource("test://static-binary")
-            assert base64.b64decode(binary.contents[0].blob) == PNG and binary.contents[0].mime_type == "image/png"
-            templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
-            assert {"test://template/{id}/data", "test://tenant/{tenant}/{doc}"} <= templates
-            data = await c.read_resource("test://template/123/data")
-            assert json.loads(data.contents[0].text) == {"id": "123", "templateTest": True, "data": "Data for ID: 123"}
-
-            # prompts-list / -get-simple / -with-args / -embedded-resource
-            prompts = {p.name: p for p in (await c.list_prompts()).prompts}
-            assert set(prompts) == {"test__test_simple_prompt", "test__test_prompt_with_arguments",
-                                    "test__test_prompt_with_embedded_resource"}
-            assert [a.name for a in prompts["test__test_prompt_with_arguments"].arguments] == ["arg1", "arg2"]
-            simple = await c.get_prompt("test__test_simple_prompt")
-            assert simple.messages[0].role == "user" and simple.messages[0].content.text
-            args = await c.get_prompt("test__test_prompt_with_arguments", {"arg1": "x", "arg2": "y"})
-            assert "arg1='x'" in args.messages[0].content.text and "arg2='y'" in args.messages[0].content.text
-            emb = await c.get_prompt("test__test_prompt_with_embedded_resource", {"resourceUri": "test://static-text"})
-            kinds = [m.content.type for m in emb.messages]
-            assert "resource" in kinds and "text" in kinds
-            res = next(m.content.resource for m in emb.messages if m.content.type == "resource")
-            assert str(res.uri) == "test://static-text"
+            await exercise(c)
 
     anyio.run(main)
 
@@ -230,15 +240,12 @@ def test_http_serves_resources_in_both_eras(tmp_path, bulkhead_bin, plugin_dir):
     from mcp.client.streamable_http import streamable_http_client
 
     pd = plugin_dir("test")
-    srv = start_http(bulkhead_bin, pd.path, tmp_path)
+    srv = start_http(bulkhead_bin, pd.path, tmp_path, config=CONFIG)
     try:
-        for mode in ["legacy", MODERN]:
+        for mode in MODES:
             async def main():
                 async with Client(streamable_http_client(srv.url), mode=mode, read_timeout_seconds=30) as c:
-                    r = await c.read_resource("test://static-text")
-                    assert r.contents[0].text == STATIC_TEXT
-                    g = await c.get_prompt("test__test_prompt_with_arguments", {"arg1": "a", "arg2": "b"})
-                    assert "arg1='a'" in g.messages[0].content.text
+                    await exercise(c)
                     with pytest.raises(Exception) as e:
                         await c.read_resource("test://nothing")
                     assert "not found" in str(e.value).lower()
