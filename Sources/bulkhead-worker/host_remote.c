@@ -357,6 +357,22 @@ static bh_status h_register_resource_list(bh_plugin plugin, bh_tool_fn fn, void 
     return register_keyed(plugin, '\x03', "list", 4, fn, user_data);
 }
 
+static bh_status h_resource_changed(bh_plugin plugin, const char *uri, size_t uri_len)
+{
+    if ((!uri && uri_len) || !fits(8 + 4, uri_len, 0, 0, 0))
+        return BH_E_INVALID;
+    struct bhw_out o;
+    bhw_out_init(&o);
+    bhw_put_u64(&o, plugin.token);
+    bhw_put_bytes(&o, uri, uri_len);
+    struct reply r;
+    request(BHW_RESOURCE_CHANGED, bhw_calls_current(), &o, &r);
+    finish(&r);
+    bh_status st = r.status;
+    release(&r);
+    return st;
+}
+
 static bh_status h_register_completion(bh_plugin plugin, const char *ref, size_t ref_len, bh_tool_fn fn, void *user_data)
 {
     if (ref_len == 0)
@@ -1179,6 +1195,7 @@ static const bh_host_api api = {
     .add_source = h_add_source,
     .report_excluded = h_report_excluded,
     .register_completion = h_register_completion,
+    .resource_changed = h_resource_changed,
 };
 
 const bh_host_api *bhw_host_api(void)

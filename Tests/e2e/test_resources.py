@@ -298,3 +298,102 @@ def test_completions_follow_the_gate(plugin_dir, serve, tmp_path):
     r = s.result("completion/complete", {"ref": {"type": "ref/prompt", "name": "test__test_prompt_with_arguments"},
                                          "argument": {"name": "arg1", "value": ""}})
     assert r["completion"]["values"] == ["paris", "parma", "prague", "porto"] and r["completion"]["hasMore"] is False
+
+
+# --------------------------------------------------------------------------- subscriptions
+
+
+def all_messages(s) -> list[dict]:
+    """Every line the server wrote, in order."""
+    return [json.loads(line) for line in s.lines]
+
+
+def test_legacy_subscribe_hears_only_what_it_may_read(plugin_dir, serve):
+    s = serve(plugin_dir("test"), principal="alice")
+    s.initialize()
+    assert s.result("initialize", {"protocolVersion": LEGACY, "capabilities": {},
+                                   "clientInfo": {"name": "t", "version": "1"}})["capabilities"]["resources"]["subscribe"]
+    # Answered {} alike, whether alice may read it or not.
+    assert s.result("resources/subscribe", {"uri": "test://static-text"}) == {}
+    assert s.result("resources/subscribe", {"uri": "test://tenant/globex/plan"}) == {}
+    assert s.result("resources/subscribe", {"uri": "test://nothing"}) == {}
+    for uri in ["test://tenant/globex/plan", "test://static-text"]:
+        s.call("test__touch", {"uri": uri})
+    s.call("test__touch", {"uri": "test://static-binary"})   # not subscribed
+    assert s.result("resources/unsubscribe", {"uri": "test://static-text"}) == {}
+    s.call("test__touch", {"uri": "test://static-text"})     # unsubscribed: no second one
+    s.call("test__touch", {"uri": "test://static-binary"})
+    assert s.shutdown() == 0
+    updates = [m["params"]["uri"] for m in all_messages(s) if m.get("method") == "notifications/resources/updated"]
+    assert updates == ["test://static-text"], updates
+    # 2026-07-28 has no resources/subscribe.
+    s2 = serve(plugin_dir("test"), principal="alice")
+    assert s2.error("resources/subscribe", {"uri": "test://static-text", "_meta": modern_meta()})["code"] == -32601
+
+
+def test_listen_acknowledges_first_tags_every_notification_and_ends_gracefully(plugin_dir, serve):
+    s = serve(plugin_dir("test"), principal="alice")
+    rid = s.send_request("subscriptions/listen", {
+        "notifications": {"resourceSubscriptions": ["test://static-text", "test://tenant/globex/plan", "test://nope",
+                                                    "test://tenant/acme/plan"],
+                          "toolsListChanged": True},
+        "_meta": modern_meta()})
+    import time
+    time.sleep(0.5)
+    for uri in ["test://tenant/globex/plan", "test://tenant/acme/plan", "test://static-binary", "test://static-text"]:
+        s.call("test__touch", {"uri": uri}, meta=modern_meta())
+    time.sleep(0.3)
+    assert not s.has_response(rid), "a listen stays open until it is cancelled or the server stops"
+    assert s.shutdown() == 0
+    msgs = [m for m in all_messages(s) if (m.get("params") or {}).get("_meta", {}).get("io.modelcontextprotocol/subscriptionId") == rid
+            or m.get("id") == rid]
+    assert msgs[0]["method"] == "notifications/subscriptions/acknowledged"
+    # Only what alice may read; list_changed is never sent, so it is not offered.
+    assert msgs[0]["params"]["notifications"] == {"resourceSubscriptions": ["test://static-text", "test://tenant/acme/plan"]}
+    updates = [m["params"]["uri"] for m in msgs if m.get("method") == "notifications/resources/updated"]
+    assert updates == ["test://tenant/acme/plan", "test://static-text"]
+    end = msgs[-1]
+    assert end["id"] == rid and end["result"]["resultType"] == "complete"
+    assert end["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == rid
+
+
+def test_listen_over_http_streams_its_notifications(tmp_path, bulkhead_bin, plugin_dir):
+    import threading
+    import time
+
+    import httpx2
+    from httpserver import modern_headers, modern_meta as http_meta, sse_messages, start_http
+
+    srv = start_http(bulkhead_bin, plugin_dir("test").path, tmp_path, config=CONFIG)
+    got: list[str] = []
+    try:
+        def listen():
+            body = {"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen",
+                    "params": {"notifications": {"resourceSubscriptions": ["test://static-text"]}, "_meta": http_meta()}}
+            with httpx2.stream("POST", srv.url, json=body, headers=modern_headers("subscriptions/listen"), timeout=20) as r:
+                assert r.headers["content-type"].startswith("text/event-stream")
+                buf = ""
+                for chunk in r.iter_text():
+                    buf += chunk
+                    got[:] = [buf]
+                    if buf.count("notifications/resources/updated") >= 1 and '"id":7' in buf:
+                        break
+        t = threading.Thread(target=listen, daemon=True)
+        t.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "acknowledged" not in "".join(got):
+            time.sleep(0.05)
+        body = {"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                "params": {"name": "test__touch", "arguments": {"uri": "test://static-text"}, "_meta": http_meta()}}
+        r = httpx2.post(srv.url, json=body, headers=modern_headers("tools/call", "test__touch"), timeout=10)
+        assert r.status_code == 200
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "resources/updated" not in "".join(got):
+            time.sleep(0.05)
+    finally:
+        srv.stop()
+    t.join(timeout=10)
+    msgs = sse_messages("".join(got))
+    assert msgs[0]["method"] == "notifications/subscriptions/acknowledged"
+    assert any(m.get("method") == "notifications/resources/updated" and m["params"]["uri"] == "test://static-text"
+               and m["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 7 for m in msgs), msgs

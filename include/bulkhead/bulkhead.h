@@ -968,6 +968,23 @@ struct bh_host_api {
      */
     bh_status (*register_completion)(bh_plugin plugin, const char *ref, size_t ref_len, bh_tool_fn fn, void *user_data);
 
+    /**
+     * OPTIONAL (ABI 1.1). Says that the resource `uri` (one of this plugin's:
+     * a [[resources]] URI or a match of a template) changed, so that clients
+     * subscribed to it hear notifications/resources/updated (2025-11-25
+     * resources/subscribe, 2026-07-28 subscriptions/listen). Only callers that
+     * could read it when they subscribed are told, and only of the URIs they
+     * named; the core reads nothing now. Cheap: call it on every change.
+     *
+     * Thread:   any, from the end of init until destroy (a watcher thread of
+     *           the plugin's own, say).
+     * Ownership: `uri` is read during the call.
+     * Returns:  BH_OK (also when nobody listens); BH_E_INVALID for a URI that
+     *           is not UTF-8; BH_E_NOT_ALLOWED for a URI not the plugin's;
+     *           BH_E_STALE.
+     */
+    bh_status (*resource_changed)(bh_plugin plugin, const char *uri, size_t uri_len);
+
     /* New functions are added here, at the end, with a new minor version. */
 };
 

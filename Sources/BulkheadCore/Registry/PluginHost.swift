@@ -32,6 +32,8 @@ public final class PluginHost: ToolProvider {
     let orderedPrompts: [ServedEntry]
     /// Completion functions, by FunctionKey.completion(ref) and the plugin's name.
     let completions: [ExactKey: ServedEntry]
+    /// Who listens for which resources' changes.
+    let subscriptionHub = ResourceSubscriptions()
     let plugins: [PluginInstance]
     let board: StatusBoard
     let config: ServerConfig
@@ -131,6 +133,9 @@ public final class PluginHost: ToolProvider {
         self.prompts = prompts
         self.orderedPrompts = orderedPrompts
         self.completions = Self.completionEntries(plugins)
+        for plugin in plugins {
+            plugin.changeListener.withLock { [subscriptionHub] in $0 = { uri in subscriptionHub.changed(uri) } }
+        }
     }
 
     /// "2 tools, 1 resource, 1 prompt": what a plugin serves, for its load line.
@@ -176,6 +181,8 @@ public final class PluginHost: ToolProvider {
     /// (and audited so); calls in flight go on.
     public func beginDrain() {
         draining.store(true, ordering: .relaxed)
+        // Subscriptions end at once: a listen would otherwise hold the drain to its deadline.
+        subscriptionHub.endAll()
     }
 
     /// The drain deadline passed: every call still in flight is answered `unavailable`

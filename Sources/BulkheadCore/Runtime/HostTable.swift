@@ -44,6 +44,17 @@ enum HostTable {
             return instance.register(tool: FunctionKey.completion(text), function: fn, userData: userData)
         }
 
+        api.resource_changed = { plugin, uri, uriLen in
+            guard let instance = HandleTable.shared.plugin(plugin.token) else { return staleHandle("plugin", plugin.token) }
+            guard let text = validatedUTF8(uri, uriLen) else { return BH_E_INVALID }
+            guard PluginManifest.pluginScheme(ofURI: text) == PluginManifest.scheme(ofPlugin: instance.name) else {
+                LastError.set("resource_changed: '\(LogText.cut(text, bytes: 200))' is not a URI of this plugin")
+                return BH_E_NOT_ALLOWED
+            }
+            instance.resourceChanged(text)
+            return BH_OK
+        }
+
         api.log = { plugin, level, message, messageLen in
             guard let instance = HandleTable.shared.plugin(plugin.token) else {
                 _ = staleHandle("plugin", plugin.token)

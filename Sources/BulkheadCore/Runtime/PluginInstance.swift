@@ -65,6 +65,13 @@ final class PluginInstance: @unchecked Sendable {
     let health = Atomic<Int>(PluginHealth.ok.rawValue)
     /// Calls that overran their deadline and have not returned yet; the plugin is degraded while any do.
     let overrunning = Atomic<Int>(0)
+    /// Who hears of `resource_changed`: the served union's subscriptions, once it is built.
+    let changeListener = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    func resourceChanged(_ uri: String) {
+        changeListener.withLock { $0 }?(uri)
+    }
+
     /// The policy's rate and concurrency counters.
     let limiter = CallLimiter()
     /// Threads inside one of the plugin's tool functions right now.

@@ -18,7 +18,7 @@ struct MCPResultWriter: Sendable {
     private let capabilities: [UInt8]
 
     init(identity: ServerIdentity, configuration: MCPServerConfiguration, resources: Bool = false, prompts: Bool = false,
-         completions: Bool = false) {
+         completions: Bool = false, subscriptions: Bool = false) {
         var info: [UInt8] = []
         info.appendLiteral(#"{"name":"#)
         JSONOutput.writeString(identity.name, into: &info)
@@ -43,7 +43,13 @@ struct MCPResultWriter: Sendable {
         toolsListTTL = configuration.toolsListTTLMilliseconds
         var caps: [UInt8] = []
         caps.appendLiteral(#"{"tools":{"listChanged":false},"logging":{}"#)
-        if resources { caps.appendLiteral(#","resources":{"subscribe":false,"listChanged":false}"#) }
+        if resources {
+            if subscriptions {
+                caps.appendLiteral(#","resources":{"subscribe":true,"listChanged":false}"#)
+            } else {
+                caps.appendLiteral(#","resources":{"subscribe":false,"listChanged":false}"#)
+            }
+        }
         if prompts { caps.appendLiteral(#","prompts":{"listChanged":false}"#) }
         if completions { caps.appendLiteral(#","completions":{}"#) }
         caps.append(UInt8(ascii: "}"))
@@ -211,29 +217,28 @@ struct MCPResultWriter: Sendable {
     /// Any other result: `members`, then in the stateless era the cache hints (when
     /// `ttl` is set: a list or a read) and the stamp, with `meta` beside the server's.
     func object(_ members: JSONObject, meta: JSONObject?, ttl: Int64?, stateless: Bool, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
         var body: [UInt8] = []
         members.serializeMembers(into: &body)
-        out.append(contentsOf: body.dropFirst())
-        guard stateless else {
-            if let meta, !meta.isEmpty {
-                out.appendLiteral(#","_meta":"#)
-                meta.serialize(into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-            return
-        }
-        if let ttl {
-            out.appendLiteral(#","ttlMs":"#)
-            JSONOutput.writeInteger(ttl, into: &out)
+        if stateless, let ttl {
+            body.appendLiteral(#","ttlMs":"#)
+            JSONOutput.writeInteger(ttl, into: &body)
             // Private: every list and read depends on who asks (each plugin's policy filters it).
-            out.appendLiteral(#","cacheScope":"private""#)
+            body.appendLiteral(#","cacheScope":"private""#)
         }
-        out.appendLiteral(#","resultType":"complete","_meta":{"#)
-        JSONOutput.writeString(MCPProtocol.serverInfoKey, into: &out)
-        out.append(UInt8(ascii: ":"))
-        out.append(contentsOf: serverInfo)
-        meta?.serializeMembers(into: &out, skipping: MCPProtocol.serverInfoKey)
-        out.appendLiteral("}}")
+        if stateless {
+            body.appendLiteral(#","resultType":"complete","_meta":{"#)
+            JSONOutput.writeString(MCPProtocol.serverInfoKey, into: &body)
+            body.append(UInt8(ascii: ":"))
+            body.append(contentsOf: serverInfo)
+            meta?.serializeMembers(into: &body, skipping: MCPProtocol.serverInfoKey)
+            body.append(UInt8(ascii: "}"))
+        } else if let meta, !meta.isEmpty {
+            body.appendLiteral(#","_meta":"#)
+            meta.serialize(into: &body)
+        }
+        // Every part above starts with a comma: the first one's is dropped.
+        out.append(UInt8(ascii: "{"))
+        out.append(contentsOf: body.dropFirst())
+        out.append(UInt8(ascii: "}"))
     }
 }

@@ -69,12 +69,14 @@ extension MCPServer {
     /// The connection is over: pending requests to the client fail with
     /// `.connectionClosed` and new ones fail at once. Calls in flight are not touched.
     public func close() {
-        let pending = state.withLock { s in
+        let (pending, subscriptions) = state.withLock { s in
             s.closed = true
             let pending = s.outgoing
             s.outgoing = [:]
-            return pending
+            defer { s.subscriptions = [:] }
+            return (pending, s.subscriptions)
         }
+        for subscription in subscriptions.values { subscription.cancel(reason: "connection closed") }
         for completion in pending.values {
             completion(.failure(.connectionClosed))
         }

@@ -175,3 +175,54 @@ extension MCPServer {
         }
     }
 }
+
+/// Resource subscriptions: `resources/subscribe` on the connection (2025-11-25),
+/// `subscriptions/listen` as one long request (2026-07-28).
+extension MCPServer {
+    static let subscriptionIDKey = "io.modelcontextprotocol/subscriptionId"
+
+    func subscribeLegacy(id: JSONRPCID, method: String, params: JSONObject?, context: RequestContext) {
+        guard !context.era.isStateless, provider.servesSubscriptions else { return sendError(id: id, .methodNotFound(method)) }
+        guard case .string(let uri)? = params?["uri"] else {
+            return sendError(id: id, .invalidParams("\(method) needs params.uri as a string"))
+        }
+        let old = state.withLock { $0.subscriptions.removeValue(forKey: uri) }
+        old?.cancel(reason: nil)
+        if method == "resources/subscribe" {
+            // Answered {} whatever the URI: a refusal would tell what exists.
+            let handle = provider.subscribe(uris: [uri], context: context, accepted: { _ in }, updated: { [weak self] changed in
+                self?.sendNotification(method: "notifications/resources/updated", params: ["uri": .string(changed)])
+            }, ended: {})
+            if let handle { state.withLock { $0.subscriptions[uri] = handle } }
+        }
+        sendResult(id: id, capacity: 48) { results.emptyResult(stateless: false, into: &$0) }
+    }
+
+    func listen(id: JSONRPCID, params: JSONObject?, context: RequestContext) {
+        guard context.era.isStateless, provider.servesSubscriptions else { return sendError(id: id, .methodNotFound("subscriptions/listen")) }
+        var uris: [String] = []
+        switch params?["notifications"]?["resourceSubscriptions"] {
+        case nil, .null?: break
+        case .array(let items)? where items.allSatisfy({ $0.stringValue != nil }): uris = items.compactMap(\.stringValue)
+        default: return sendError(id: id, .invalidParams("subscriptions/listen params.notifications.resourceSubscriptions must be an array of URIs"))
+        }
+        let subscription: JSONObject = [Self.subscriptionIDKey: id.json]
+        startInFlight(id: id, params: params, context: context, answer: { [self] id, _, outcome in
+            if case .error(let e) = outcome { return sendError(id: id, e) }
+            sendResult(id: id, capacity: 128) { results.object([:], meta: subscription, ttl: nil, stateless: true, into: &$0) }
+        }) { [provider, sink] _, complete in
+            provider.subscribe(uris: uris, context: context, accepted: { kept in
+                // First on this subscription's stream: the filter honoured (list_changed is never sent, so not offered).
+                sink.send(JSONRPCOutput.notification(method: "notifications/subscriptions/acknowledged", params: [
+                    "notifications": ["resourceSubscriptions": .array(kept.map(JSONValue.string))], "_meta": .object(subscription),
+                ]), route: .during(id))
+            }, updated: { uri in
+                sink.send(JSONRPCOutput.notification(method: "notifications/resources/updated", params: [
+                    "uri": .string(uri), "_meta": .object(subscription),
+                ]), route: .during(id))
+            }, ended: {
+                complete(.result(ToolResult(content: [])))
+            })
+        }
+    }
+}

@@ -70,7 +70,8 @@ public final class MCPServer: Sendable {
             self.log = log
             self.results = MCPResultWriter(identity: identity, configuration: configuration,
                                            resources: provider.servesResources, prompts: provider.servesPrompts,
-                                           completions: provider.servesCompletions)
+                                           completions: provider.servesCompletions,
+                                           subscriptions: provider.servesSubscriptions)
         }
     }
 
@@ -166,6 +167,10 @@ public final class MCPServer: Sendable {
             getPrompt(id: id, params: params, context: context)
         case "completion/complete":
             completeArgument(id: id, params: params, context: context)
+        case "resources/subscribe", "resources/unsubscribe":
+            subscribeLegacy(id: id, method: method, params: params, context: context)
+        case "subscriptions/listen":
+            listen(id: id, params: params, context: context)
         default:
             sendError(id: id, .methodNotFound(method))
         }
@@ -220,6 +225,8 @@ struct ServerState {
     var closed = false
     /// After `drain(timeout:)` began: requests to the client fail with `.shuttingDown`.
     var draining = false
+    /// 2025-11-25 `resources/subscribe`: this connection's subscriptions, by URI.
+    var subscriptions: [String: any ToolCallCancellation] = [:]
 }
 
 struct HandshakeSession {

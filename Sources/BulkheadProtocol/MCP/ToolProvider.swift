@@ -167,6 +167,11 @@ public protocol ToolProvider: Sendable {
     func getPrompt(name: String, arguments: JSONObject, context: RequestContext,
                    complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
     var servesCompletions: Bool { get }
+    var servesSubscriptions: Bool { get }
+    func subscribe(uris: [String], context: RequestContext,
+                   accepted: @escaping @Sendable ([String]) -> Void,
+                   updated: @escaping @Sendable (String) -> Void,
+                   ended: @escaping @Sendable () -> Void) -> (any ToolCallCancellation)?
     func complete(_ reference: CompletionReference, argument: String, value: String, contextArguments: JSONObject,
                   context: RequestContext,
                   complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)?
@@ -258,6 +263,21 @@ extension ToolProvider {
                          context: RequestContext,
                          complete: @escaping @Sendable (ToolCallOutcome) -> Void) -> (any ToolCallCancellation)? {
         complete(.result(ToolResult(content: [])))
+        return nil
+    }
+}
+
+extension ToolProvider {
+    public var servesSubscriptions: Bool { false }
+
+    /// Subscribes to changes of `uris`: `accepted` once, with the URIs kept (before any
+    /// `updated`); `updated` per change; `ended` when the provider ends it (shutdown).
+    /// The returned handle unsubscribes.
+    public func subscribe(uris: [String], context: RequestContext,
+                          accepted: @escaping @Sendable ([String]) -> Void,
+                          updated: @escaping @Sendable (String) -> Void,
+                          ended: @escaping @Sendable () -> Void) -> (any ToolCallCancellation)? {
+        accepted([])
         return nil
     }
 }

@@ -88,6 +88,10 @@ struct WorkerHostService {
                 default: return withChars(name) { api.register_tool(p, $0, $1, WorkerRuntime.remoteTool, nil) }
                 }
             }
+        case BHW_RESOURCE_CHANGED:
+            let token = try r.u64(), uri = try r.data()
+            try r.end()
+            return plugin(token) { p in withChars(uri) { api.resource_changed(p, $0, $1) } }
         case BHW_CONFIG:
             let token = try r.u64(), key = try r.data()
             try r.end()
