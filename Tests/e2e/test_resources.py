@@ -397,3 +397,43 @@ def test_listen_over_http_streams_its_notifications(tmp_path, bulkhead_bin, plug
     assert msgs[0]["method"] == "notifications/subscriptions/acknowledged"
     assert any(m.get("method") == "notifications/resources/updated" and m["params"]["uri"] == "test://static-text"
                and m["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 7 for m in msgs), msgs
+
+
+def test_legacy_subscription_over_http_notifies_on_the_sessions_get_stream(tmp_path, bulkhead_bin, plugin_dir):
+    import threading
+    import time
+
+    import httpx2
+    from httpserver import start_http
+    from test_conformance_http import Session
+
+    srv = start_http(bulkhead_bin, plugin_dir("test").path, tmp_path, config=CONFIG)
+    got: list[str] = []
+    try:
+        session = Session(srv.url)
+
+        def get_stream():
+            headers = {**session.headers(), "Accept": "text/event-stream"}
+            with httpx2.stream("GET", srv.url, headers=headers, timeout=20) as r:
+                assert r.status_code == 200
+                buf = ""
+                for chunk in r.iter_text():
+                    buf += chunk
+                    got[:] = [buf]
+                    if "resources/updated" in buf:
+                        break
+        t = threading.Thread(target=get_stream, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        _, sub = session.call("resources/subscribe", {"uri": "test://static-text"})
+        assert sub == {}
+        session.call("tools/call", {"name": "test__touch", "arguments": {"uri": "test://static-text"}})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "resources/updated" not in "".join(got):
+            time.sleep(0.05)
+    finally:
+        srv.stop()
+    t.join(timeout=10)
+    from httpserver import sse_messages
+    msgs = sse_messages("".join(got))
+    assert {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "test://static-text"}} in msgs
