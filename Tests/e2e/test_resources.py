@@ -437,3 +437,15 @@ def test_legacy_subscription_over_http_notifies_on_the_sessions_get_stream(tmp_p
     from httpserver import sse_messages
     msgs = sse_messages("".join(got))
     assert {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "test://static-text"}} in msgs
+
+
+def test_reads_are_capped_by_result_bytes(plugin_dir, serve):
+    pd = plugin_dir()
+    folder = pd.copy("test")
+    with open(folder / "policy.toml", "a") as f:
+        f.write("\n[limits]\nresult_bytes = 20\n")
+    s = serve(pd, principal="alice")
+    s.initialize()
+    err = s.error("resources/read", {"uri": "test://static-text"})   # 49 bytes
+    assert err["code"] == -32603 and err["data"]["kind"] == "too_large" and "result_bytes" in err["message"]
+    assert s.result("resources/read", {"uri": "test://item/00001"})["contents"][0]["text"] == "00001"

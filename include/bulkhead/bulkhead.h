@@ -4,7 +4,9 @@
  * A Bulkhead plugin is a shared library plus a manifest (manifest.toml) in
  * one folder. The core reads the manifest, dlopen()s the library, checks its
  * ABI version, calls its init function with a table of host functions bound
- * to that plugin, and serves its tools over MCP as "<plugin>__<tool>".
+ * to that plugin, and serves its tools over MCP as "<plugin>__<tool>" (and,
+ * since ABI 1.1, its resources, prompts and completions: see "ABI 1.1:
+ * resources, prompts and provenance" at the end of the host table).
  *
  * ---------------------------------------------------------------------------
  * A complete plugin (hello.c). Build: cc -shared -fPIC -Iinclude -o libhello.so hello.c
