@@ -762,6 +762,31 @@ static bh_status h_result_message(bh_call call, bh_role role, const char *text, 
     return st;
 }
 
+static bh_status h_result_media(bh_call call, const char *mime, size_t mime_len, const void *data, size_t data_len)
+{
+    if ((!mime && mime_len) || (!data && data_len))
+        return BH_E_INVALID;
+    struct bhw_out o;
+    bhw_out_init(&o);
+    if (!fits(2 * 4, mime_len, data_len, 0, 0)) {
+        struct bhw_call_ref ref;
+        if (!bhw_calls_use(call.token, &ref))
+            return BH_E_STALE;
+        bhw_put_u32(&o, BHW_RESULT_TEXT);
+        bhw_put_u64(&o, (uint64_t)data_len);
+        struct reply r;
+        request(BHW_RESULT_OVERSIZE, call.token, &o, &r);
+        finish(&r);
+        bh_status st = r.status == BH_OK ? BH_E_TOO_LARGE : r.status;
+        release(&r);
+        bhw_calls_unuse(&ref);
+        return st;
+    }
+    bhw_put_bytes(&o, mime, mime_len);
+    bhw_put_bytes(&o, data, data_len);
+    return status_request(BHW_RESULT_MEDIA, call, &o);
+}
+
 static bh_status h_add_source(bh_call call, const bh_source *src)
 {
     if (!src || src->struct_size < sizeof(bh_source) || !bytes_ok(src->uri) || !bytes_ok(src->title) ||
@@ -1196,6 +1221,7 @@ static const bh_host_api api = {
     .report_excluded = h_report_excluded,
     .register_completion = h_register_completion,
     .resource_changed = h_resource_changed,
+    .result_media = h_result_media,
 };
 
 const bh_host_api *bhw_host_api(void)

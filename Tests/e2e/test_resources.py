@@ -26,7 +26,7 @@ from rawclient import LEGACY, MODERN, modern_meta
 MODES = ["legacy", "auto", MODERN]
 STATIC_TEXT = "This is the content of the static text resource."
 PNG = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52])
-LISTED = 10_000 + 2  # the list function's items plus the two fixed resources
+LISTED = 10_000 + 4  # the list function's items plus the four fixed resources
 
 
 def sdk(tmp_path: Path, bulkhead_bin: Path, plugins: Path, mode: str, *extra: str) -> Client:
@@ -75,7 +75,7 @@ async def exercise(c: Client) -> None:
     # prompts-list / -get-simple / -with-args / -embedded-resource
     prompts = {p.name: p for p in (await c.list_prompts()).prompts}
     assert set(prompts) == {"test__test_simple_prompt", "test__test_prompt_with_arguments",
-                            "test__test_prompt_with_embedded_resource"}
+                            "test__test_prompt_with_embedded_resource", "test__test_prompt_with_image"}
     assert [a.name for a in prompts["test__test_prompt_with_arguments"].arguments] == ["arg1", "arg2"]
     simple = await c.get_prompt("test__test_simple_prompt")
     assert simple.messages[0].role == "user" and simple.messages[0].content.text
@@ -86,6 +86,19 @@ async def exercise(c: Client) -> None:
     assert "resource" in kinds and "text" in kinds
     res = next(m.content.resource for m in emb.messages if m.content.type == "resource")
     assert str(res.uri) == "test://static-text"
+    # prompts-get-with-image
+    img = await c.get_prompt("test__test_prompt_with_image")
+    assert [m.content.type for m in img.messages] == ["image", "text"]
+    assert img.messages[0].content.mime_type == "image/png" and base64.b64decode(img.messages[0].content.data)[:4] == PNG[:4]
+    # tools-call-image / -audio / -embedded-resource / -mixed-content
+    im = await c.call_tool("test__test_image_content", {})
+    assert [b.type for b in im.content] == ["image"] and im.content[0].mime_type == "image/png"
+    au = await c.call_tool("test__test_audio_content", {})
+    assert [b.type for b in au.content] == ["audio"] and base64.b64decode(au.content[0].data)[:4] == b"RIFF"
+    em = await c.call_tool("test__test_embedded_resource", {})
+    assert [b.type for b in em.content] == ["resource"] and str(em.content[0].resource.uri) == "test://embedded-resource"
+    mixed = await c.call_tool("test__test_multiple_content_types", {})
+    assert [b.type for b in mixed.content] == ["text", "image", "resource"]
     # completion-complete: the prompt's argument, completed by the plugin.
     from mcp_types import PromptReference
     r = await c.complete(PromptReference(type="ref/prompt", name="test__test_prompt_with_arguments"),

@@ -987,6 +987,21 @@ struct bh_host_api {
      */
     bh_status (*resource_changed)(bh_plugin plugin, const char *uri, size_t uri_len);
 
+    /**
+     * OPTIONAL (ABI 1.1). Appends an image or audio content block (MCP
+     * `image` / `audio`, the bytes sent base64) to a tool's result or, as a
+     * user message, to a prompt's answer. `mime_type` says which: image/...
+     * or audio/... (e.g. "image/png", "audio/wav").
+     * Size:     counts against result_bytes with the raw bytes, as text does.
+     * Thread:   as result_text.
+     * Ownership: both buffers are copied before it returns.
+     * Returns:  BH_OK; BH_E_INVALID for a mime type that is neither image/
+     *           nor audio/ or is not printable ASCII; BH_E_NOT_ALLOWED in a
+     *           resource read or list (answer with result_resource there) or
+     *           after result_error; BH_E_TOO_LARGE; BH_E_STALE.
+     */
+    bh_status (*result_media)(bh_call call, const char *mime_type, size_t mime_len, const void *data, size_t data_len);
+
     /* New functions are added here, at the end, with a new minor version. */
 };
 

@@ -38,6 +38,34 @@ extension HostTable {
             }
         }
 
+        api.result_media = { call, mime, mimeLen, data, dataLen in
+            guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
+            return state.answer.withLock { a in
+                guard a.error == nil else { return BH_E_NOT_ALLOWED }
+                guard let type = validatedUTF8(mime, mimeLen), type.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
+                      let kind = type.hasPrefix("image/") ? "image" : type.hasPrefix("audio/") ? "audio" : nil,
+                      type.utf8.count > kind.utf8.count + 1 else {
+                    return state.refuse(&a, BH_E_INVALID, "result_media: the mime type must be image/... or audio/...")
+                }
+                switch state.kind {
+                case .tool, .prompt: break
+                default:
+                    return state.refuse(&a, BH_E_NOT_ALLOWED, "result_media: a \(state.kind.noun) answers with result_resource, not media blocks")
+                }
+                if let refused = state.refuseOversized(&a, dataLen, "result_media") { return refused }
+                guard dataLen == 0 || data != nil else { return BH_E_INVALID }
+                let bytes = dataLen == 0 ? Data() : Data(bytes: data!, count: dataLen)
+                a.bytes += dataLen
+                let block: JSONValue = ["type": .string(kind), "data": .string(bytes.base64EncodedString()), "mimeType": .string(type)]
+                if case .prompt = state.kind {
+                    a.content.append(ResourceContent.message(role: BH_ROLE_USER, block))
+                } else {
+                    a.content.append(block)
+                }
+                return BH_OK
+            }
+        }
+
         api.add_source = { call, source in
             guard let state = CurrentCall.find(call.token) else { return staleHandle("call", call.token) }
             guard let source, Int(source.pointee.struct_size) >= MemoryLayout<bh_source>.size else { return BH_E_INVALID }

@@ -128,7 +128,8 @@ typedef enum bhw_op {
     BHW_RESULT_MESSAGE = 46,  /* u32 role, bytes text                      -> - */
     BHW_ADD_SOURCE = 47,      /* bytes uri, bytes title, bytes version, i64 modified_ms -> - */
     BHW_REPORT_EXCLUDED = 48, /* u32 kind, u64 count, bytes why            -> - */
-    BHW_RESOURCE_CHANGED = 49 /* u64 plugin, bytes uri                     -> - */
+    BHW_RESOURCE_CHANGED = 49, /* u64 plugin, bytes uri                    -> - */
+    BHW_RESULT_MEDIA = 50      /* bytes mime_type, bytes data               -> - */
 } bhw_op;
 
 typedef enum bhw_hello_outcome {

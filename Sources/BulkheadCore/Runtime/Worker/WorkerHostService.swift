@@ -203,6 +203,10 @@ struct WorkerHostService {
                     } }
                 } } }
             }
+        case BHW_RESULT_MEDIA:
+            let mime = try r.data(), data = try r.data()
+            try r.end()
+            return perCall { withChars(mime) { m, ml in withChars(data) { d, dl in api.result_media(call, m, ml, d, dl) } } }
         case BHW_RESULT_MESSAGE:
             let role = try r.u32(), text = try r.data()
             try r.end()

@@ -241,7 +241,7 @@ final class WorkerRuntime: PluginRuntime, @unchecked Sendable {
                 } else {
                     log()
                 }
-            case _ where op.rawValue >= BHW_REGISTER.rawValue && op.rawValue <= BHW_RESOURCE_CHANGED.rawValue:
+            case _ where op.rawValue >= BHW_REGISTER.rawValue && op.rawValue <= BHW_RESULT_MEDIA.rawValue:
                 guard frame.seq != 0 else { return violation(p, "a request without a number") }
                 guard let instance = boundInstance() else { return violation(p, "a request before init") }
                 let reply: WorkerHostService.Reply
