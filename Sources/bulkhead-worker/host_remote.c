@@ -298,21 +298,28 @@ static bh_bytes cache_add(enum cache_kind kind, uint64_t plugin, uint64_t root, 
 
 /* ---- registration and plugin-wide functions ---------------------------- */
 
+/* A plugin-wide request of the plugin's token and one bytes field, answered by its status alone. */
+static bh_status plugin_bytes_request(uint16_t op, bh_plugin plugin, const char *bytes, size_t len)
+{
+    struct bhw_out o;
+    bhw_out_init(&o);
+    bhw_put_u64(&o, plugin.token);
+    bhw_put_bytes(&o, bytes, len);
+    struct reply r;
+    request(op, bhw_calls_current(), &o, &r);
+    finish(&r);
+    bh_status st = r.status;
+    release(&r);
+    return st;
+}
+
 static bh_status h_register_tool(bh_plugin plugin, const char *name, size_t name_len, bh_tool_fn fn,
                                  void *user_data)
 {
     /* The function pointer never leaves this process, so only here can a NULL one be refused. */
     if (!fn || (!name && name_len) || !fits(8 + 4, name_len, 0, 0, 0))
         return BH_E_INVALID;
-    struct bhw_out o;
-    bhw_out_init(&o);
-    bhw_put_u64(&o, plugin.token);
-    bhw_put_bytes(&o, name, name_len);
-    struct reply r;
-    request(BHW_REGISTER, bhw_calls_current(), &o, &r);
-    finish(&r);
-    bh_status st = r.status;
-    release(&r);
+    bh_status st = plugin_bytes_request(BHW_REGISTER, plugin, name, name_len);
     /* The core keeps the books (inside init? twice?); only what it accepted can be called. */
     if (st == BH_OK)
         bhw_runner_add_tool(name, name_len, fn, user_data);
@@ -361,16 +368,7 @@ static bh_status h_resource_changed(bh_plugin plugin, const char *uri, size_t ur
 {
     if ((!uri && uri_len) || !fits(8 + 4, uri_len, 0, 0, 0))
         return BH_E_INVALID;
-    struct bhw_out o;
-    bhw_out_init(&o);
-    bhw_put_u64(&o, plugin.token);
-    bhw_put_bytes(&o, uri, uri_len);
-    struct reply r;
-    request(BHW_RESOURCE_CHANGED, bhw_calls_current(), &o, &r);
-    finish(&r);
-    bh_status st = r.status;
-    release(&r);
-    return st;
+    return plugin_bytes_request(BHW_RESOURCE_CHANGED, plugin, uri, uri_len);
 }
 
 static bh_status h_register_completion(bh_plugin plugin, const char *ref, size_t ref_len, bh_tool_fn fn, void *user_data)
