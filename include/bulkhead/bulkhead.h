@@ -978,8 +978,10 @@ struct bh_host_api {
      * could read it when they subscribed are told, and only of the URIs they
      * named; the core reads nothing now. Cheap: call it on every change.
      *
-     * Thread:   any, from the end of init until destroy (a watcher thread of
-     *           the plugin's own, say).
+     * Thread:   any, until destroy (a watcher thread of the plugin's own,
+     *           say). Before the server serves (during init, or a change
+     *           noticed just after it) nobody can have subscribed yet, and
+     *           the call is dropped.
      * Ownership: `uri` is read during the call.
      * Returns:  BH_OK (also when nobody listens); BH_E_INVALID for a URI that
      *           is not UTF-8; BH_E_NOT_ALLOWED for a URI not the plugin's;

@@ -6,10 +6,27 @@
  * only the folder of the tenant its call runs in, and another tenant's
  * document is answered exactly like a missing one, so nothing leaks.
  *
- * The whole corpus is read once, at init, into an index that is never
- * written again. That is what makes BH_CONCURRENCY_PARALLEL safe here without
- * a single lock, and it means every answer reflects the corpus as it was when
- * the plugin was loaded (the modification times say when that was).
+ * The corpus is read at init into an index: a snapshot, never written once
+ * it is built. A watcher thread then keeps it current: inotify on the corpus
+ * folder and on each tenant's folder tells it when a *.md file is written,
+ * renamed, created or removed (or a tenant folder comes or goes); it waits
+ * until the burst is over (DEBOUNCE_MS after the last event), reads the whole
+ * corpus again into a new index, with the same code and through the same
+ * host functions as init, swaps that in, and tells the core which documents
+ * changed, appeared or went (host->resource_changed), so that clients
+ * subscribed to docs://<tenant>/<slug> hear notifications/resources/updated.
+ * Reading everything again is wasteful for a big corpus and exactly right
+ * for this one: one loader, and no second way for the index to go wrong.
+ *
+ * Concurrency: BH_CONCURRENCY_PARALLEL. A call takes a reference to the
+ * index in use when it starts and drops it when it returns (with_index); a
+ * swap only changes which index the next call gets, and the old one is freed
+ * by whoever drops its last reference. So an index is never written or freed
+ * while a call reads it, and neither a call nor a rebuild waits for the other.
+ *
+ * Where the corpus cannot be watched (no inotify: ENOSYS, EPERM; a root the
+ * core gives no path for), the log says why, once, and the plugin serves the
+ * index as it was loaded, as before (the modification times say when that was).
  *
  * Resources (ABI 1.1): every document is also the MCP resource
  * docs://<tenant>/<slug> (its file name without ".md"), read whole with
@@ -18,13 +35,16 @@
  * so a client can follow a hit, cache the document by its version, and tell
  * where an answer came from. A document whose names do not fit the URI
  * template's patterns (a-z 0-9 '-') is still searched and fetched, but is
- * not a resource; the log says which at load.
+ * not a resource; the log says which at each load.
  *
  * Capabilities (manifest.toml [[capabilities]], granted in policy.toml):
- *   corpus   files, read-only, required: the corpus folder. The plugin never
- *            names a path of its own: it lists and opens files only beneath
- *            this root, through host->dir_list and host->file_open, so it
- *            reads exactly the folder the operator granted and nothing else.
+ *   corpus   files, read-only, required: the corpus folder. The plugin lists
+ *            and opens files only beneath this root, through host->dir_list
+ *            and host->file_open, so it reads exactly the folder the operator
+ *            granted and nothing else. The one path it uses is the root's own
+ *            (host->root_path), and only to name folders to inotify: a watch
+ *            says that something changed, never what, and what is then read
+ *            is read through the host as always.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -33,9 +53,14 @@
 #include "bh_json.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +75,13 @@
 #define URI_PREFIX "docs://"         /* the plugin's scheme: its name */
 #define TENANT_MAX 64                /* the template's patterns, which names must fit to be URIs */
 #define SLUG_MAX 128
+#define DEBOUNCE_MS 100              /* quiet time after a change before the corpus is read again */
+#define DEBOUNCE_MAX_MS 1000         /* ...but a steady stream of changes waits no longer than this */
+/* What the watcher hears: in a tenant's folder, a file written and closed, renamed in or out,
+ * created or removed; in the corpus folder, the same for tenant folders. Not IN_MODIFY: a file
+ * being written is not worth reading until it is closed. */
+#define TENANT_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ONLYDIR)
+#define ROOT_EVENTS (IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ONLYDIR)
 
 typedef struct doc {
     char *tenant;      /* the corpus sub-folder it lives in */
@@ -73,13 +105,32 @@ typedef struct doc {
     int is_link;
 } doc;
 
+/* One snapshot of the corpus. Never written once built, so calls read it without a lock. */
 typedef struct docs_index {
+    doc *docs; /* sorted by source */
+    size_t count;
+    unsigned refs; /* the state's own while current, plus one per call using it; under docs_state.mu */
+} docs_index;
+
+/* The thread that notices changes to the corpus folder; inactive (fds -1) when it cannot. */
+typedef struct watcher {
+    int inotify;    /* the inotify descriptor, or -1 */
+    int root_wd;    /* the watch on the corpus folder itself */
+    int stop;       /* an eventfd: destroy writes to it to wake the thread's poll(), or -1 */
+    char *root;     /* the corpus folder's path (host->root_path), NUL-terminated */
+    pthread_t thread;
+    int running;
+} watcher;
+
+/* The plugin's state: what init set up, handed to every call as user_data. */
+typedef struct docs_state {
     const bh_host_api *host;
     bh_plugin plugin;
-    bh_cap corpus; /* the granted corpus folder; every read goes through it */
-    doc *docs;
-    size_t count;
-} docs_index;
+    bh_cap corpus;         /* the granted corpus folder; every read goes through it */
+    pthread_mutex_t mu;    /* guards `current` and every index's refs, nothing else */
+    docs_index *current;   /* the index new calls use */
+    watcher w;
+} docs_state;
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                           */
@@ -87,7 +138,7 @@ typedef struct docs_index {
 
 /* A printf-style line on the core's log. */
 BHJ_PRINTF(3, 4)
-static void note(docs_index *ix, bh_log_level level, const char *fmt, ...)
+static void note(docs_state *ds, bh_log_level level, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -95,7 +146,7 @@ static void note(docs_index *ix, bh_log_level level, const char *fmt, ...)
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n > 0)
-        ix->host->log(ix->plugin, level, line, bhj_utf8_prefix(line, (size_t)n, sizeof line - 1));
+        ds->host->log(ds->plugin, level, line, bhj_utf8_prefix(line, (size_t)n, sizeof line - 1));
 }
 
 /*
@@ -126,12 +177,12 @@ static void iso8601(int64_t mtime_ns, char out[24])
 }
 
 /* Logs why the last capability function failed, in the core's words (host->last_error). */
-static void note_cap_failure(docs_index *ix, bh_log_level level, const char *doing, const char *what)
+static void note_cap_failure(docs_state *ds, bh_log_level level, const char *doing, const char *what)
 {
     bh_bytes why = {0};
-    if (ix->host->last_error(&why) != BH_OK || !why.ptr)
+    if (ds->host->last_error(&why) != BH_OK || !why.ptr)
         why = (bh_bytes){"", 0};
-    note(ix, level, "%s %s: %.*s", doing, what, (int)why.len, why.ptr);
+    note(ds, level, "%s %s: %.*s", doing, what, (int)why.len, why.ptr);
 }
 
 /* Turns a failed arg_* lookup into the tool's answer, naming the field. */
@@ -217,11 +268,11 @@ static bh_status send(const bh_host_api *host, bh_call call, bhj_buf *text, bhj_
  * a descriptor (regular files only) that is ours to read and to close.
  * At most `size` bytes are read, so a file that grew since it was listed is cut there.
  */
-static char *read_doc(docs_index *ix, const char *path, size_t size, size_t *len)
+static char *read_doc(docs_state *ds, const char *path, size_t size, size_t *len)
 {
     int fd;
-    if (ix->host->file_open(ix->plugin, ix->corpus, path, strlen(path), BH_FILE_READ, &fd) != BH_OK) {
-        note_cap_failure(ix, BH_LOG_WARNING, "skipping", path);
+    if (ds->host->file_open(ds->plugin, ds->corpus, path, strlen(path), BH_FILE_READ, &fd) != BH_OK) {
+        note_cap_failure(ds, BH_LOG_WARNING, "skipping", path);
         return NULL;
     }
     char *buf = malloc(size + 1);
@@ -233,7 +284,7 @@ static char *read_doc(docs_index *ix, const char *path, size_t size, size_t *len
         if (r > 0) {
             n += (size_t)r;
         } else if (errno != EINTR) {
-            note(ix, BH_LOG_WARNING, "skipping %s: %s", path, strerror(errno));
+            note(ds, BH_LOG_WARNING, "skipping %s: %s", path, strerror(errno));
             free(buf);
             buf = NULL;
         }
@@ -324,13 +375,13 @@ static int uri_name(const char *s, size_t n, size_t max, int dash_first)
  * and file name fit the template's patterns: the URI is then built from the
  * names alone, so a read can find the document again. 0 when out of memory.
  */
-static int name_as_resource(docs_index *ix, doc *d)
+static int name_as_resource(docs_state *ds, doc *d)
 {
     size_t tenant_len = strlen(d->tenant);
     const char *slug = d->source + tenant_len + 1;
     size_t slug_len = strlen(slug) - 3; /* without ".md" */
     if (!uri_name(d->tenant, tenant_len, TENANT_MAX, 1) || !uri_name(slug, slug_len, SLUG_MAX, 0)) {
-        note(ix, BH_LOG_WARNING, "%s: searched and fetched, but not a resource (docs://<tenant>/<slug> "
+        note(ds, BH_LOG_WARNING, "%s: searched and fetched, but not a resource (docs://<tenant>/<slug> "
              "takes a-z, 0-9 and '-' only)", d->source);
         return 1;
     }
@@ -348,13 +399,13 @@ static int name_as_resource(docs_index *ix, doc *d)
  * and builds what search matches. 1 when loaded, 0 to skip it, -1 when out
  * of memory.
  */
-static int load_doc(docs_index *ix, doc *d)
+static int load_doc(docs_state *ds, doc *d)
 {
     if (d->is_link) {
         /* dir_list does not follow links; file_stat does, as long as the link stays inside the root. */
         bh_file_info info = {.struct_size = sizeof info};
-        if (ix->host->file_stat(ix->plugin, ix->corpus, d->source, strlen(d->source), &info) != BH_OK) {
-            note_cap_failure(ix, BH_LOG_WARNING, "skipping", d->source);
+        if (ds->host->file_stat(ds->plugin, ds->corpus, d->source, strlen(d->source), &info) != BH_OK) {
+            note_cap_failure(ds, BH_LOG_WARNING, "skipping", d->source);
             return 0;
         }
         if (info.type != BH_FILE_TYPE_REGULAR)
@@ -363,10 +414,10 @@ static int load_doc(docs_index *ix, doc *d)
         d->mtime_ns = info.mtime_ns;
     }
     if (d->size > MAX_DOC_BYTES) {
-        note(ix, BH_LOG_WARNING, "skipping %s: larger than %d bytes", d->source, MAX_DOC_BYTES);
+        note(ds, BH_LOG_WARNING, "skipping %s: larger than %d bytes", d->source, MAX_DOC_BYTES);
         return 0;
     }
-    if (!(d->text = read_doc(ix, d->source, (size_t)d->size, &d->text_len)))
+    if (!(d->text = read_doc(ds, d->source, (size_t)d->size, &d->text_len)))
         return 0;
     if (!make_utf8(d))
         return -1;
@@ -376,7 +427,7 @@ static int load_doc(docs_index *ix, doc *d)
     iso8601(d->mtime_ns, d->modified);
     if (d->version >= 0) /* a resource's version is text: an ETag-like "v3" */
         snprintf(d->version_tag, sizeof d->version_tag, "v%ld", d->version);
-    if (!name_as_resource(ix, d))
+    if (!name_as_resource(ds, d))
         return -1;
 
     d->title_len = d->title ? strlen(d->title) : 0;
@@ -430,7 +481,8 @@ static int is_md(bh_bytes name)
  * function is called from inside a callback.
  */
 typedef struct listing {
-    docs_index *ix;
+    docs_state *ds;
+    docs_index *ix; /* the index being built */
     char **tenants; /* the corpus's sub-folders */
     size_t ntenants, tenants_cap;
     const char *tenant; /* the sub-folder being listed */
@@ -467,6 +519,25 @@ static int add_tenant(void *user_data, const bh_file_info *e)
     return 0;
 }
 
+/* Fills l->tenants with the corpus folder's sub-folders (free them with free_tenants). */
+static bh_status list_tenants(listing *l)
+{
+    docs_state *ds = l->ds;
+    bh_status st = ds->host->dir_list(ds->plugin, ds->corpus, BH_LIT(""), add_tenant, l);
+    if (st != BH_OK)
+        note_cap_failure(ds, BH_LOG_ERROR, "cannot list", "the corpus folder");
+    return st;
+}
+
+static void free_tenants(listing *l)
+{
+    for (size_t i = 0; i < l->ntenants; i++)
+        free(l->tenants[i]);
+    free(l->tenants);
+    l->tenants = NULL;
+    l->ntenants = l->tenants_cap = 0;
+}
+
 /* dir_list callback for one tenant's folder: records each *.md file, to be read afterwards. */
 static int add_doc(void *user_data, const bh_file_info *e)
 {
@@ -500,28 +571,24 @@ static int add_doc(void *user_data, const bh_file_info *e)
  * source so answers are deterministic. The source ("acme/faq-billing.md") is
  * also the file's path inside the root, so it is what file_open is given.
  */
-static bh_status load_corpus(docs_index *ix)
+static bh_status load_corpus(docs_state *ds, docs_index *ix)
 {
-    const bh_host_api *host = ix->host;
-    listing l = {.ix = ix};
-    bh_status st = host->dir_list(ix->plugin, ix->corpus, BH_LIT(""), add_tenant, &l);
-    if (st != BH_OK)
-        note_cap_failure(ix, BH_LOG_ERROR, "cannot list", "the corpus folder");
+    const bh_host_api *host = ds->host;
+    listing l = {.ds = ds, .ix = ix};
+    bh_status st = list_tenants(&l);
     for (size_t i = 0; st == BH_OK && !l.out_of_memory && i < l.ntenants; i++) {
         l.tenant = l.tenants[i];
         /* A link to a plain file, or one leading out of the root, fails here: not a tenant. */
-        if (host->dir_list(ix->plugin, ix->corpus, l.tenant, strlen(l.tenant), add_doc, &l) != BH_OK)
-            note_cap_failure(ix, BH_LOG_WARNING, "skipping", l.tenant);
+        if (host->dir_list(ds->plugin, ds->corpus, l.tenant, strlen(l.tenant), add_doc, &l) != BH_OK)
+            note_cap_failure(ds, BH_LOG_WARNING, "skipping", l.tenant);
     }
-    for (size_t i = 0; i < l.ntenants; i++)
-        free(l.tenants[i]);
-    free(l.tenants);
+    free_tenants(&l);
 
     /* Read what was listed. Documents that load move down; the rest (and all after a failure) are freed. */
     size_t kept = 0;
     for (size_t i = 0; i < ix->count; i++) {
         doc *d = &ix->docs[i];
-        int r = (st == BH_OK && !l.out_of_memory) ? load_doc(ix, d) : 0;
+        int r = (st == BH_OK && !l.out_of_memory) ? load_doc(ds, d) : 0;
         if (r > 0) {
             ix->docs[kept++] = *d;
             continue;
@@ -532,24 +599,85 @@ static bh_status load_corpus(docs_index *ix)
     }
     ix->count = kept;
     if (st == BH_OK && l.out_of_memory) {
-        note(ix, BH_LOG_ERROR, "out of memory while loading the corpus");
+        note(ds, BH_LOG_ERROR, "out of memory while loading the corpus");
         st = BH_E_FAILED;
     }
     if (st != BH_OK)
         return st;
     if (ix->count)
         qsort(ix->docs, ix->count, sizeof *ix->docs, by_source);
-    note(ix, BH_LOG_INFO, "indexed %zu documents from the corpus folder", ix->count);
+    note(ds, BH_LOG_INFO, "indexed %zu documents from the corpus folder", ix->count);
     return BH_OK;
 }
 
-static void free_index(void *state)
+static void free_index(docs_index *ix)
 {
-    docs_index *ix = state;
+    if (!ix)
+        return;
     for (size_t i = 0; i < ix->count; i++)
         free_doc(&ix->docs[i]);
     free(ix->docs);
     free(ix);
+}
+
+/* A new index of the corpus as it is now, in *out (with no reference yet); on failure the log says why. */
+static bh_status build_index(docs_state *ds, docs_index **out)
+{
+    *out = NULL;
+    docs_index *ix = calloc(1, sizeof *ix);
+    if (!ix) {
+        note(ds, BH_LOG_ERROR, "out of memory while loading the corpus");
+        return BH_E_FAILED;
+    }
+    bh_status st = load_corpus(ds, ix);
+    if (st != BH_OK) {
+        free_index(ix);
+        return st;
+    }
+    *out = ix;
+    return BH_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sharing the index between calls and the watcher                         */
+/* ---------------------------------------------------------------------- */
+/*
+ * Why references and not a pthread_rwlock: with a rwlock, a rebuild's swap
+ * waits for every call in flight (in a worker each is a string of host round
+ * trips), and glibc's rwlock prefers readers, so under a steady load the swap
+ * could wait for good. Here the mutex is held for a pointer and a counter
+ * only; a call keeps the index it started with, whole, until it returns.
+ */
+
+/* The index a call reads from start to end; give it back with release_index. */
+static docs_index *acquire_index(docs_state *ds)
+{
+    pthread_mutex_lock(&ds->mu);
+    docs_index *ix = ds->current;
+    ix->refs++;
+    pthread_mutex_unlock(&ds->mu);
+    return ix;
+}
+
+/* Drops one reference; the last one, from a call or from a swap, frees the index. */
+static void release_index(docs_state *ds, docs_index *ix)
+{
+    pthread_mutex_lock(&ds->mu);
+    int last = --ix->refs == 0;
+    pthread_mutex_unlock(&ds->mu);
+    if (last)
+        free_index(ix);
+}
+
+/* Makes `fresh` the index calls get from now on; the old one goes once no call holds it. */
+static void swap_index(docs_state *ds, docs_index *fresh)
+{
+    fresh->refs = 1; /* the state's own reference */
+    pthread_mutex_lock(&ds->mu);
+    docs_index *old = ds->current;
+    ds->current = fresh;
+    pthread_mutex_unlock(&ds->mu);
+    release_index(ds, old);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -634,9 +762,8 @@ static int by_score(const void *a, const void *b)
     return strcmp(x->d->source, y->d->source);
 }
 
-static bh_status search(const bh_host_api *host, bh_call call, void *user_data)
+static bh_status search(const bh_host_api *host, bh_call call, const docs_index *ix)
 {
-    docs_index *ix = user_data;
     bh_bytes query;
     bh_status st = host->arg_string(call, BH_LIT("query"), &query);
     if (st != BH_OK)
@@ -765,9 +892,8 @@ static int bad_path(bh_bytes p)
     return memchr(p.ptr, '\0', p.len) != NULL;
 }
 
-static bh_status fetch(const bh_host_api *host, bh_call call, void *user_data)
+static bh_status fetch(const bh_host_api *host, bh_call call, const docs_index *ix)
 {
-    docs_index *ix = user_data;
     bh_bytes path;
     bh_status st = host->arg_string(call, BH_LIT("path"), &path);
     if (st != BH_OK)
@@ -853,9 +979,8 @@ static int same_bytes(bh_bytes a, const char *b, size_t n)
  * both variables against the manifest's patterns; whose tenant it names is
  * for the plugin to check.
  */
-static bh_status read_document(const bh_host_api *host, bh_call call, void *user_data)
+static bh_status read_document(const bh_host_api *host, bh_call call, const docs_index *ix)
 {
-    docs_index *ix = user_data;
     bh_bytes tenant, slug;
     bh_status st = host->arg_string(call, BH_LIT("tenant"), &tenant);
     if (st != BH_OK)
@@ -896,9 +1021,8 @@ static bh_status read_document(const bh_host_api *host, bh_call call, void *user
  * nothing else. The core keeps only the links the caller's policy lets it
  * read, and pages the list itself.
  */
-static bh_status list_documents(const bh_host_api *host, bh_call call, void *user_data)
+static bh_status list_documents(const bh_host_api *host, bh_call call, const docs_index *ix)
 {
-    docs_index *ix = user_data;
     bh_caller who = {.struct_size = sizeof who};
     bh_status st = host->caller(call, &who);
     if (st != BH_OK)
@@ -915,48 +1039,404 @@ static bh_status list_documents(const bh_host_api *host, bh_call call, void *use
 }
 
 /* ---------------------------------------------------------------------- */
+/* Entry points: each call reads one index, from start to end              */
+/* ---------------------------------------------------------------------- */
+
+typedef bh_status (*index_fn)(const bh_host_api *host, bh_call call, const docs_index *ix);
+
+/* Runs fn on the index in use now, which stays whole until fn returns even if a reload swaps it out. */
+static bh_status with_index(const bh_host_api *host, bh_call call, void *user_data, index_fn fn)
+{
+    docs_state *ds = user_data;
+    docs_index *ix = acquire_index(ds);
+    bh_status st = fn(host, call, ix);
+    release_index(ds, ix);
+    return st;
+}
+
+static bh_status search_tool(const bh_host_api *host, bh_call call, void *user_data)
+{
+    return with_index(host, call, user_data, search);
+}
+
+static bh_status fetch_tool(const bh_host_api *host, bh_call call, void *user_data)
+{
+    return with_index(host, call, user_data, fetch);
+}
+
+static bh_status document_resource(const bh_host_api *host, bh_call call, void *user_data)
+{
+    return with_index(host, call, user_data, read_document);
+}
+
+static bh_status document_list(const bh_host_api *host, bh_call call, void *user_data)
+{
+    return with_index(host, call, user_data, list_documents);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Watching the corpus                                                     */
+/* ---------------------------------------------------------------------- */
+
+/* Whether the core has resource_changed: it came last in ABI 1.1, as serves_resources explains. */
+static int announces_changes(const bh_host_api *host)
+{
+    return BH_HAS_FIELD(host, bh_host_api, resource_changed);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Whether destroy asked the watcher to stop. The eventfd is never read, so once set it stays set. */
+static int stop_requested(const watcher *w)
+{
+    struct pollfd p = {.fd = w->stop, .events = POLLIN};
+    return poll(&p, 1, 0) != 0; /* a failing poll stops the watcher too, rather than spin */
+}
+
+/* The one line that says the corpus is served as loaded, and why. 0, for start_watcher to return. */
+static int not_watching(docs_state *ds, const char *why)
+{
+    note(ds, BH_LOG_NOTICE, "not watching the corpus folder for changes (%s): serving the documents as loaded",
+         why);
+    return 0;
+}
+
+/*
+ * Watches every tenant folder there is now. A reload calls it before it
+ * reads anything, so a folder that just appeared is watched before its files
+ * are read: whatever changes after that is heard, and read by the next
+ * reload. Watching a folder again only renews its watch, and a folder that
+ * went took its watch with it, so nothing needs to be remembered here.
+ */
+static void watch_tenants(docs_state *ds)
+{
+    watcher *w = &ds->w;
+    listing l = {.ds = ds};
+    if (list_tenants(&l) == BH_OK && l.out_of_memory)
+        note(ds, BH_LOG_ERROR, "out of memory while listing the corpus folder");
+    for (size_t i = 0; i < l.ntenants; i++) {
+        size_t n = strlen(w->root) + 1 + strlen(l.tenants[i]) + 1;
+        char *path = malloc(n);
+        if (!path) {
+            note(ds, BH_LOG_ERROR, "out of memory while watching the corpus folder");
+            break;
+        }
+        snprintf(path, n, "%s/%s", w->root, l.tenants[i]);
+        /* A link to a plain file is no tenant (ENOTDIR), and a folder may have gone since the listing. */
+        if (inotify_add_watch(w->inotify, path, TENANT_EVENTS) < 0 && errno != ENOTDIR && errno != ENOENT)
+            note(ds, BH_LOG_WARNING, "cannot watch %s for changes (inotify_add_watch: %s): its documents "
+                 "change only when another change makes the corpus be read again", l.tenants[i], strerror(errno));
+        free(path);
+    }
+    free_tenants(&l);
+}
+
+/*
+ * Whether an event may change the index: a *.md file in a tenant's folder
+ * (hidden files, such as the temporary file a careful writer renames over
+ * a document, are not documents), an entry of the corpus folder (a tenant
+ * folder, or a link to one, came, went or was renamed), or lost events.
+ */
+static int matters(const watcher *w, const struct inotify_event *e)
+{
+    if (e->mask & IN_Q_OVERFLOW)
+        return 1; /* events were dropped: read everything again to be sure */
+    if ((e->mask & IN_IGNORED) || e->len == 0)
+        return 0; /* a watch went with its folder, which the corpus folder's own event reports */
+    bh_bytes name = {e->name, strnlen(e->name, e->len)};
+    if (e->wd == w->root_wd)
+        return name.len > 0 && name.ptr[0] != '.';
+    return !(e->mask & IN_ISDIR) && is_md(name);
+}
+
+/* Reads every event queued: 1 when one of them matters, 0 when none does, -1 when inotify failed. */
+static int drain_events(docs_state *ds)
+{
+    watcher *w = &ds->w;
+    _Alignas(struct inotify_event) char buf[4096]; /* room for at least one event with the longest name */
+    int any = 0;
+    for (;;) {
+        ssize_t n = read(w->inotify, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return any;
+        if (n <= 0) {
+            note(ds, BH_LOG_ERROR, "stopped watching the corpus folder (read: %s): serving the documents "
+                 "as last read", n < 0 ? strerror(errno) : "end of file");
+            return -1;
+        }
+        for (const char *p = buf; p < buf + n;) {
+            const struct inotify_event *e = (const struct inotify_event *)(const void *)p;
+            any |= matters(w, e);
+            p += sizeof *e + e->len;
+        }
+    }
+}
+
+/* Whether a document reads differently in the new index: its text (front matter and version included) or its time. */
+static int doc_changed(const doc *before, const doc *after)
+{
+    return before->mtime_ns != after->mtime_ns || before->text_len != after->text_len ||
+           memcmp(before->text, after->text, before->text_len) != 0;
+}
+
+/* Tells the core that d changed, if it is a resource (only a resource has subscribers). 1 when told. */
+static size_t announce(docs_state *ds, const doc *d)
+{
+    if (!d->uri)
+        return 0;
+    if (ds->host->resource_changed(ds->plugin, d->uri, strlen(d->uri)) != BH_OK) {
+        note_cap_failure(ds, BH_LOG_WARNING, "resource_changed refused", d->uri);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Tells the core of every resource that changed, appeared or went from one
+ * index to the next. Both are sorted by source, and a source names one URI,
+ * so one walk down both finds them all. Returns how many it told.
+ */
+static size_t announce_changes(docs_state *ds, const docs_index *old, const docs_index *fresh)
+{
+    size_t i = 0, j = 0, told = 0;
+    while (i < old->count || j < fresh->count) {
+        const doc *a = i < old->count ? &old->docs[i] : NULL;
+        const doc *b = j < fresh->count ? &fresh->docs[j] : NULL;
+        int order = !a ? 1 : !b ? -1 : strcmp(a->source, b->source);
+        if (order < 0) { /* went */
+            told += announce(ds, a);
+            i++;
+        } else if (order > 0) { /* appeared */
+            told += announce(ds, b);
+            j++;
+        } else {
+            if (doc_changed(a, b))
+                told += announce(ds, b);
+            i++;
+            j++;
+        }
+    }
+    return told;
+}
+
+/* Reads the whole corpus again, swaps the new index in, and tells the core what changed. */
+static void reload(docs_state *ds)
+{
+    if (stop_requested(&ds->w))
+        return;
+    watch_tenants(ds);
+    docs_index *fresh;
+    if (build_index(ds, &fresh) != BH_OK) {
+        note(ds, BH_LOG_WARNING, "the corpus changed but could not be read again: serving the documents as last read");
+        return;
+    }
+    /* Only this thread swaps. So `old`, held by the reference taken here, and `fresh`,
+     * current until this thread's next swap, both stay whole while it compares them. */
+    docs_index *old = acquire_index(ds);
+    swap_index(ds, fresh);
+    /* Told after the swap, so that a subscriber who reads at once reads the new text. */
+    size_t told = 0;
+    if (announces_changes(ds->host) && !stop_requested(&ds->w))
+        told = announce_changes(ds, old, fresh);
+    release_index(ds, old);
+    note(ds, BH_LOG_INFO, "read the corpus again after a change; resources changed, appeared or went: %zu", told);
+}
+
+/*
+ * The watcher thread: waits for events or for destroy, and reloads once a
+ * burst of events is over, DEBOUNCE_MS after its last one (or DEBOUNCE_MAX_MS
+ * after its first, so that a folder that never rests is still read). A save
+ * is often several events (a temporary file written, then renamed; or a
+ * truncation, writes and a close): one reload covers them all.
+ */
+static void *watch_main(void *arg)
+{
+    docs_state *ds = arg;
+    watcher *w = &ds->w;
+    int pending = 0;
+    int64_t first = 0, last = 0; /* the pending burst's first and last events, monotonic ms */
+    for (;;) {
+        int timeout = -1;
+        if (pending) {
+            int64_t due = last + DEBOUNCE_MS < first + DEBOUNCE_MAX_MS ? last + DEBOUNCE_MS : first + DEBOUNCE_MAX_MS;
+            int64_t left = due - now_ms();
+            if (left <= 0) {
+                pending = 0;
+                reload(ds);
+                continue;
+            }
+            timeout = (int)left;
+        }
+        struct pollfd fds[2] = {{.fd = w->stop, .events = POLLIN}, {.fd = w->inotify, .events = POLLIN}};
+        if (poll(fds, 2, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            note(ds, BH_LOG_ERROR, "stopped watching the corpus folder (poll: %s): serving the documents as last read",
+                 strerror(errno));
+            break;
+        }
+        if (fds[0].revents)
+            break; /* destroy is waiting */
+        if (fds[1].revents & POLLIN) {
+            int r = drain_events(ds);
+            if (r < 0)
+                break;
+            if (r > 0) {
+                last = now_ms();
+                if (!pending)
+                    first = last;
+                pending = 1;
+            }
+        } else if (fds[1].revents) {
+            note(ds, BH_LOG_ERROR, "stopped watching the corpus folder (poll: revents 0x%x): serving the documents "
+                 "as last read", (unsigned)fds[1].revents);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Stops the watcher thread, if it runs, and waits for it; then closes what start_watcher opened. */
+static void stop_watcher(watcher *w)
+{
+    if (w->running) {
+        uint64_t one = 1;
+        while (write(w->stop, &one, sizeof one) < 0 && errno == EINTR) {
+        }
+        pthread_join(w->thread, NULL);
+        w->running = 0;
+    }
+    if (w->inotify >= 0)
+        close(w->inotify);
+    if (w->stop >= 0)
+        close(w->stop);
+    w->inotify = w->stop = w->root_wd = -1;
+    free(w->root);
+    w->root = NULL;
+}
+
+/* Leaves the watcher unstarted and says why, once. 0, for start_watcher to return. */
+static int watch_failed(docs_state *ds, const char *step, int err)
+{
+    char why[160];
+    snprintf(why, sizeof why, "%s: %s", step, strerror(err));
+    stop_watcher(&ds->w);
+    return not_watching(ds, why);
+}
+
+/*
+ * Starts watching the corpus folder: inotify needs a path, so this is where
+ * root_path is used (in a worker, Landlock lets the plugin reach the granted
+ * root by the same path). Anything missing (a root without a path, inotify
+ * refused by the kernel or a sandbox) only means the documents are served as
+ * they were loaded: one notice says so, and init goes on. 1 when watching.
+ */
+static int start_watcher(docs_state *ds)
+{
+    const bh_host_api *host = ds->host;
+    watcher *w = &ds->w;
+    bh_bytes root = {0};
+    if (host->root_path(ds->plugin, ds->corpus, &root) != BH_OK) {
+        bh_bytes err = {0};
+        if (host->last_error(&err) != BH_OK || !err.ptr)
+            err = (bh_bytes){"", 0};
+        char why[600];
+        snprintf(why, sizeof why, "root_path: %.*s", (int)err.len, err.ptr);
+        return not_watching(ds, why);
+    }
+    if (!root.ptr || root.len == 0 || memchr(root.ptr, '\0', root.len))
+        return not_watching(ds, "the core names no path for the corpus folder");
+    if (!(w->root = strndup(root.ptr, root.len)))
+        return watch_failed(ds, "strndup", ENOMEM);
+    if ((w->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+        return watch_failed(ds, "inotify_init1", errno);
+    if ((w->stop = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        return watch_failed(ds, "eventfd", errno);
+    if ((w->root_wd = inotify_add_watch(w->inotify, w->root, ROOT_EVENTS)) < 0)
+        return watch_failed(ds, "inotify_add_watch", errno);
+    watch_tenants(ds);
+
+    /* Signals are the core's business: the thread starts with all of them blocked, so none is
+     * ever delivered to it instead of to the thread the core waits for them on. */
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
+    int err = pthread_create(&w->thread, NULL, watch_main, ds);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    if (err != 0)
+        return watch_failed(ds, "pthread_create", err);
+    w->running = 1;
+    note(ds, BH_LOG_INFO, "watching the corpus folder for changes");
+    return 1;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Exports                                                                 */
 /* ---------------------------------------------------------------------- */
 
 BULKHEAD_PLUGIN_ABI()
 
+/* Stops the watcher before anything it uses goes, then frees the state. Also init's way out. */
+static void destroy(void *state)
+{
+    docs_state *ds = state;
+    stop_watcher(&ds->w);
+    if (ds->current)
+        release_index(ds, ds->current);
+    pthread_mutex_destroy(&ds->mu);
+    free(ds);
+}
+
 bh_status bulkhead_plugin_init(const bh_host_api *host, bh_plugin plugin, bh_plugin_def *def)
 {
-    docs_index *ix = calloc(1, sizeof *ix);
-    if (!ix)
+    docs_state *ds = calloc(1, sizeof *ds);
+    if (!ds)
         return BH_E_FAILED;
-    ix->host = host;
-    ix->plugin = plugin;
+    ds->host = host;
+    ds->plugin = plugin;
+    ds->w = (watcher){.inotify = -1, .root_wd = -1, .stop = -1};
+    if (pthread_mutex_init(&ds->mu, NULL) != 0) {
+        free(ds);
+        return BH_E_FAILED;
+    }
 
     /* The manifest requires "corpus", so the core refuses the plugin before init unless it
      * was granted; checking anyway costs nothing and says why in the log if it ever is not. */
-    bh_status st = host->capability(plugin, BH_LIT("corpus"), &ix->corpus);
-    if (st != BH_OK) {
-        note_cap_failure(ix, BH_LOG_ERROR, "cannot use capability", "corpus");
-        free(ix);
-        return st;
-    }
-
-    st = load_corpus(ix);
+    bh_status st = host->capability(plugin, BH_LIT("corpus"), &ds->corpus);
+    if (st != BH_OK)
+        note_cap_failure(ds, BH_LOG_ERROR, "cannot use capability", "corpus");
+    if (st == BH_OK && (st = build_index(ds, &ds->current)) == BH_OK)
+        ds->current->refs = 1; /* the state's own reference */
     if (st == BH_OK)
-        st = host->register_tool(plugin, BH_LIT("search"), search, ix);
+        st = host->register_tool(plugin, BH_LIT("search"), search_tool, ds);
     if (st == BH_OK)
-        st = host->register_tool(plugin, BH_LIT("fetch"), fetch, ix);
+        st = host->register_tool(plugin, BH_LIT("fetch"), fetch_tool, ds);
     /* The manifest declares the template and resource_list = true: register both, or
      * (under a core without resources; see serves_resources) serve the tools alone. */
     if (st == BH_OK && serves_resources(host)) {
-        st = host->register_resource(plugin, BH_LIT("docs://{tenant}/{slug}"), read_document, ix);
+        st = host->register_resource(plugin, BH_LIT("docs://{tenant}/{slug}"), document_resource, ds);
         if (st == BH_OK)
-            st = host->register_resource_list(plugin, list_documents, ix);
+            st = host->register_resource_list(plugin, document_list, ds);
     } else if (st == BH_OK) {
-        note(ix, BH_LOG_NOTICE, "this core serves no resources: serving search and fetch only");
+        note(ds, BH_LOG_NOTICE, "this core serves no resources: serving search and fetch only");
     }
     if (st != BH_OK) {
-        free_index(ix);
+        destroy(ds);
         return st;
     }
-    def->concurrency = BH_CONCURRENCY_PARALLEL; /* the index is read-only after this point */
-    def->state = ix;
-    def->destroy = free_index;
+    /* Calls read an index that is never written, by reference (with_index): no lock is held
+     * while they run, and a reload never changes what a call in flight reads. */
+    def->concurrency = BH_CONCURRENCY_PARALLEL;
+    def->state = ds;
+    def->destroy = destroy;
+    /* Last, once nothing can fail: whether or not the corpus can be watched, init succeeds. */
+    start_watcher(ds);
     return BH_OK;
 }
