@@ -417,37 +417,44 @@ def test_legacy_subscription_over_http_notifies_on_the_sessions_get_stream(tmp_p
     import time
 
     import httpx2
-    from httpserver import start_http
-    from test_conformance_http import Session
+    from httpserver import messages, sse_messages, start_http
 
     srv = start_http(bulkhead_bin, plugin_dir("test").path, tmp_path, config=CONFIG)
     got: list[str] = []
+    accept = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     try:
-        session = Session(srv.url)
+        with httpx2.Client(timeout=20) as http:
+            init = http.post(srv.url, headers=accept, json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+            session = {"Mcp-Session-Id": init.headers["mcp-session-id"], "MCP-Protocol-Version": LEGACY}
+            assert http.post(srv.url, headers={**accept, **session},
+                             json={"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code == 202
 
-        def get_stream():
-            headers = {**session.headers(), "Accept": "text/event-stream"}
-            with httpx2.stream("GET", srv.url, headers=headers, timeout=20) as r:
-                assert r.status_code == 200
-                buf = ""
-                for chunk in r.iter_text():
-                    buf += chunk
-                    got[:] = [buf]
-                    if "resources/updated" in buf:
-                        break
-        t = threading.Thread(target=get_stream, daemon=True)
-        t.start()
-        time.sleep(0.5)
-        _, sub = session.call("resources/subscribe", {"uri": "test://static-text"})
-        assert sub == {}
-        session.call("tools/call", {"name": "test__touch", "arguments": {"uri": "test://static-text"}})
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "resources/updated" not in "".join(got):
-            time.sleep(0.05)
+            def post(id, method, params):
+                r = http.post(srv.url, headers={**accept, **session},
+                              json={"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+                return [m for m in messages(r) if m.get("id") == id][0]
+
+            def get_stream():
+                with httpx2.stream("GET", srv.url, headers={**session, "Accept": "text/event-stream"}, timeout=20) as r:
+                    assert r.status_code == 200
+                    buf = ""
+                    for chunk in r.iter_text():
+                        buf += chunk
+                        got[:] = [buf]
+                        if "resources/updated" in buf:
+                            break
+            t = threading.Thread(target=get_stream, daemon=True)
+            t.start()
+            time.sleep(0.5)
+            assert post(1, "resources/subscribe", {"uri": "test://static-text"})["result"] == {}
+            post(2, "tools/call", {"name": "test__touch", "arguments": {"uri": "test://static-text"}})
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and "resources/updated" not in "".join(got):
+                time.sleep(0.05)
     finally:
         srv.stop()
     t.join(timeout=10)
-    from httpserver import sse_messages
     msgs = sse_messages("".join(got))
     assert {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "test://static-text"}} in msgs
 
