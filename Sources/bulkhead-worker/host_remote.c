@@ -622,6 +622,25 @@ static bh_status status_request(uint16_t op, bh_call call, const struct bhw_out 
     return st;
 }
 
+/*
+ * A result no frame carries (it would take the payload past BHW_MAX_FRAME):
+ * the core must still hear of it, since a result refused as too large makes
+ * the whole call answer too_large. The caller holds the call in use.
+ */
+static bh_status oversize_request(bh_call call, uint32_t op, size_t len)
+{
+    struct bhw_out o;
+    bhw_out_init(&o);
+    bhw_put_u32(&o, op);
+    bhw_put_u64(&o, (uint64_t)len);
+    struct reply r;
+    request(BHW_RESULT_OVERSIZE, call.token, &o, &r);
+    finish(&r);
+    bh_status st = r.status == BH_OK ? BH_E_TOO_LARGE : r.status;
+    release(&r);
+    return st;
+}
+
 static bh_status result_request(uint16_t op, const char *fn, bh_call call, const char *text, size_t text_len)
 {
     struct bhw_call_ref ref;
@@ -632,16 +651,7 @@ static bh_status result_request(uint16_t op, const char *fn, bh_call call, const
     struct reply r;
     bh_status st;
     if (!fits(4, text_len, 0, 0, 0)) {
-        /*
-         * No frame carries it, yet the core must hear of it: a result
-         * refused as too large makes the whole call answer too_large.
-         */
-        bhw_put_u32(&o, op);
-        bhw_put_u64(&o, (uint64_t)text_len);
-        request(BHW_RESULT_OVERSIZE, call.token, &o, &r);
-        finish(&r);
-        st = r.status == BH_OK ? BH_E_TOO_LARGE : r.status;
-        release(&r);
+        st = oversize_request(call, op, text_len);
     } else if (!text && text_len) {
         local_error("%s: the text is NULL with a length of %zu", fn, text_len);
         st = BH_E_INVALID;
@@ -708,12 +718,7 @@ static bh_status h_result_resource(bh_call call, const bh_resource_content *c)
     bh_status st;
     size_t data_len = (c->flags & BH_RESOURCE_LINK) ? 0 : c->data.len;
     if (!fits(4 + 8 + 6 * 4, c->uri.len + c->mime_type.len + c->version.len + c->title.len, data_len, 0, 0)) {
-        bhw_put_u32(&o, BHW_RESULT_TEXT);
-        bhw_put_u64(&o, (uint64_t)data_len);
-        request(BHW_RESULT_OVERSIZE, call.token, &o, &r);
-        finish(&r);
-        st = r.status == BH_OK ? BH_E_TOO_LARGE : r.status;
-        release(&r);
+        st = oversize_request(call, BHW_RESULT_TEXT, data_len);
     } else {
         bhw_put_u32(&o, c->flags);
         bhw_put_bytes(&o, c->uri.ptr, c->uri.len);
@@ -735,51 +740,35 @@ static bh_status h_result_message(bh_call call, bh_role role, const char *text, 
 {
     if (!text && text_len)
         return BH_E_INVALID;
-    struct bhw_call_ref ref;
-    if (!bhw_calls_use(call.token, &ref))
-        return BH_E_STALE;
+    if (!fits(4 + 4, text_len, 0, 0, 0)) {
+        struct bhw_call_ref ref;
+        if (!bhw_calls_use(call.token, &ref))
+            return BH_E_STALE;
+        bh_status st = oversize_request(call, BHW_RESULT_TEXT, text_len);
+        bhw_calls_unuse(&ref);
+        return st;
+    }
     struct bhw_out o;
     bhw_out_init(&o);
-    struct reply r;
-    bh_status st;
-    if (!fits(4 + 4, text_len, 0, 0, 0)) {
-        bhw_put_u32(&o, BHW_RESULT_TEXT);
-        bhw_put_u64(&o, (uint64_t)text_len);
-        request(BHW_RESULT_OVERSIZE, call.token, &o, &r);
-        finish(&r);
-        st = r.status == BH_OK ? BH_E_TOO_LARGE : r.status;
-    } else {
-        bhw_put_u32(&o, (uint32_t)role);
-        bhw_put_bytes(&o, text, text_len);
-        request(BHW_RESULT_MESSAGE, call.token, &o, &r);
-        finish(&r);
-        st = r.status;
-    }
-    release(&r);
-    bhw_calls_unuse(&ref);
-    return st;
+    bhw_put_u32(&o, (uint32_t)role);
+    bhw_put_bytes(&o, text, text_len);
+    return status_request(BHW_RESULT_MESSAGE, call, &o);
 }
 
 static bh_status h_result_media(bh_call call, const char *mime, size_t mime_len, const void *data, size_t data_len)
 {
     if ((!mime && mime_len) || (!data && data_len))
         return BH_E_INVALID;
-    struct bhw_out o;
-    bhw_out_init(&o);
     if (!fits(2 * 4, mime_len, data_len, 0, 0)) {
         struct bhw_call_ref ref;
         if (!bhw_calls_use(call.token, &ref))
             return BH_E_STALE;
-        bhw_put_u32(&o, BHW_RESULT_TEXT);
-        bhw_put_u64(&o, (uint64_t)data_len);
-        struct reply r;
-        request(BHW_RESULT_OVERSIZE, call.token, &o, &r);
-        finish(&r);
-        bh_status st = r.status == BH_OK ? BH_E_TOO_LARGE : r.status;
-        release(&r);
+        bh_status st = oversize_request(call, BHW_RESULT_TEXT, data_len);
         bhw_calls_unuse(&ref);
         return st;
     }
+    struct bhw_out o;
+    bhw_out_init(&o);
     bhw_put_bytes(&o, mime, mime_len);
     bhw_put_bytes(&o, data, data_len);
     return status_request(BHW_RESULT_MEDIA, call, &o);
