@@ -1041,6 +1041,11 @@ typedef struct bh_plugin_def {
  * the process exits without calling destroy (nor the library's destructors),
  * so destroy must not be the only place that makes the plugin's data durable.
  * destroy runs on the thread that loaded the plugin (serve's main thread).
+ * It must stop and join every thread the plugin started (a watcher, say):
+ * the library stays mapped after destroy (the core never dlclose()s it), so
+ * a thread left running goes on with freed state and a dead plugin handle.
+ * destroy also runs for a plugin refused after its init returned BH_OK (its
+ * registrations did not match its manifest).
  */
 
 /**
