@@ -138,13 +138,7 @@ import Testing
             ("[[allow]]\nprincipals = [\"*\"]\n", "needs tools = "),
             ("[[preapprove]]\nresources = [\"*\"]\nprincipals = [\"*\"]\n", "unknown key 'resources'"),
         ] {
-            _ = dir.write("policy.toml", policy)
-            do {
-                _ = try PluginPolicy.load(folder: dir.path, manifest: m)
-                Issue.record("accepted: \(policy)")
-            } catch {
-                #expect(error.problems.contains { $0.contains(message) }, "\(error.problems)")
-            }
+            expectRefused(policy, naming: message, manifest: m, in: dir)
         }
     }
 
@@ -331,6 +325,11 @@ import Testing
     func badGrants(policy: String, message: String) throws {
         let dir = try TempDir()
         let m = try PluginManifest.parse(TOMLDocument.parse(Self.requesting))
+        expectRefused(policy, naming: message, manifest: m, in: dir)
+    }
+
+    /// Writes `policy` as the folder's policy.toml and expects it refused with a problem naming `message`.
+    private func expectRefused(_ policy: String, naming message: String, manifest m: PluginManifest, in dir: TempDir) {
         _ = dir.write("policy.toml", policy)
         do {
             _ = try PluginPolicy.load(folder: dir.path, manifest: m)

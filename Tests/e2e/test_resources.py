@@ -370,57 +370,70 @@ def test_listen_acknowledges_first_tags_every_notification_and_ends_gracefully(p
     assert end["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == rid
 
 
-def test_listen_over_http_streams_its_notifications(tmp_path, bulkhead_bin, plugin_dir):
-    import threading
-    import time
+class StreamReader:
+    """Reads one HTTP response stream on a thread of its own, until `until` shows in it."""
 
+    def __init__(self, method: str, url: str, headers: dict, until: str, json_body: dict | None = None):
+        import threading
+        self.text = ""
+        self.status = None
+        self.content_type = ""
+        self._thread = threading.Thread(target=self._run, args=(method, url, headers, until, json_body), daemon=True)
+        self._thread.start()
+
+    def _run(self, method, url, headers, until, json_body):
+        import httpx2
+        with httpx2.stream(method, url, headers=headers, json=json_body, timeout=20) as r:
+            self.status, self.content_type = r.status_code, r.headers.get("content-type", "")
+            for chunk in r.iter_text():
+                self.text += chunk
+                if until in self.text:
+                    break
+
+    def wait_for(self, needle: str, timeout: float = 10.0) -> None:
+        import time
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and needle not in self.text:
+            time.sleep(0.05)
+
+    def messages(self) -> list[dict]:
+        from httpserver import sse_messages
+        self._thread.join(timeout=10)
+        return sse_messages(self.text)
+
+
+def test_listen_over_http_streams_its_notifications(tmp_path, bulkhead_bin, plugin_dir):
     import httpx2
-    from httpserver import modern_headers, modern_meta as http_meta, sse_messages, start_http
+    from httpserver import modern_headers, modern_meta as http_meta, start_http
 
     srv = start_http(bulkhead_bin, plugin_dir("test").path, tmp_path, config=CONFIG)
-    got: list[str] = []
     try:
-        def listen():
-            body = {"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen",
-                    "params": {"notifications": {"resourceSubscriptions": ["test://static-text"]}, "_meta": http_meta()}}
-            with httpx2.stream("POST", srv.url, json=body, headers=modern_headers("subscriptions/listen"), timeout=20) as r:
-                assert r.headers["content-type"].startswith("text/event-stream")
-                buf = ""
-                for chunk in r.iter_text():
-                    buf += chunk
-                    got[:] = [buf]
-                    if buf.count("notifications/resources/updated") >= 1 and '"id":7' in buf:
-                        break
-        t = threading.Thread(target=listen, daemon=True)
-        t.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "acknowledged" not in "".join(got):
-            time.sleep(0.05)
+        body = {"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen",
+                "params": {"notifications": {"resourceSubscriptions": ["test://static-text"]}, "_meta": http_meta()}}
+        listen = StreamReader("POST", srv.url, modern_headers("subscriptions/listen"), "notifications/resources/updated",
+                              json_body=body)
+        listen.wait_for("acknowledged")
         body = {"jsonrpc": "2.0", "id": 8, "method": "tools/call",
                 "params": {"name": "test__touch", "arguments": {"uri": "test://static-text"}, "_meta": http_meta()}}
         r = httpx2.post(srv.url, json=body, headers=modern_headers("tools/call", "test__touch"), timeout=10)
         assert r.status_code == 200
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "resources/updated" not in "".join(got):
-            time.sleep(0.05)
+        listen.wait_for("resources/updated")
     finally:
         srv.stop()
-    t.join(timeout=10)
-    msgs = sse_messages("".join(got))
+    msgs = listen.messages()
+    assert listen.content_type.startswith("text/event-stream")
     assert msgs[0]["method"] == "notifications/subscriptions/acknowledged"
     assert any(m.get("method") == "notifications/resources/updated" and m["params"]["uri"] == "test://static-text"
                and m["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 7 for m in msgs), msgs
 
 
 def test_legacy_subscription_over_http_notifies_on_the_sessions_get_stream(tmp_path, bulkhead_bin, plugin_dir):
-    import threading
     import time
 
     import httpx2
-    from httpserver import messages, sse_messages, start_http
+    from httpserver import messages, start_http
 
     srv = start_http(bulkhead_bin, plugin_dir("test").path, tmp_path, config=CONFIG)
-    got: list[str] = []
     accept = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     try:
         with httpx2.Client(timeout=20) as http:
@@ -435,27 +448,15 @@ def test_legacy_subscription_over_http_notifies_on_the_sessions_get_stream(tmp_p
                               json={"jsonrpc": "2.0", "id": id, "method": method, "params": params})
                 return [m for m in messages(r) if m.get("id") == id][0]
 
-            def get_stream():
-                with httpx2.stream("GET", srv.url, headers={**session, "Accept": "text/event-stream"}, timeout=20) as r:
-                    assert r.status_code == 200
-                    buf = ""
-                    for chunk in r.iter_text():
-                        buf += chunk
-                        got[:] = [buf]
-                        if "resources/updated" in buf:
-                            break
-            t = threading.Thread(target=get_stream, daemon=True)
-            t.start()
+            stream = StreamReader("GET", srv.url, {**session, "Accept": "text/event-stream"}, "resources/updated")
             time.sleep(0.5)
             assert post(1, "resources/subscribe", {"uri": "test://static-text"})["result"] == {}
             post(2, "tools/call", {"name": "test__touch", "arguments": {"uri": "test://static-text"}})
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and "resources/updated" not in "".join(got):
-                time.sleep(0.05)
+            stream.wait_for("resources/updated")
     finally:
         srv.stop()
-    t.join(timeout=10)
-    msgs = sse_messages("".join(got))
+    msgs = stream.messages()
+    assert stream.status == 200
     assert {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "test://static-text"}} in msgs
 
 

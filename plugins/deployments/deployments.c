@@ -142,6 +142,20 @@ static int opt_string(const bh_host_api *host, bh_call call, const char *field, 
     return -1;
 }
 
+/*
+ * Reads the required `service` argument (history and the incident prompt both
+ * need one). Returns 1 with the name in `out`, or 0 when the call has been
+ * answered: *answer is then what the function returns.
+ */
+static int required_service(const bh_host_api *host, bh_call call, char *out, size_t cap, bh_status *answer)
+{
+    int has = opt_string(host, call, "service", out, cap, answer);
+    if (has == 0)
+        *answer = host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
+                                     BH_LIT("service is required: the name of a service, e.g. \"checkout\""));
+    return has > 0;
+}
+
 static bh_status send(const bh_host_api *host, bh_call call, bhj_buf *text, bhj_buf *json)
 {
     bh_status st;
@@ -446,12 +460,8 @@ static bh_status tool_history(const bh_host_api *host, bh_call call, void *user_
     dataset *ds = user_data;
     char service[128], environment[128];
     bh_status answer = BH_OK;
-    int has_service = opt_string(host, call, "service", service, sizeof service, &answer);
-    if (has_service < 0)
+    if (!required_service(host, call, service, sizeof service, &answer))
         return answer;
-    if (has_service == 0)
-        return host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
-                                  BH_LIT("service is required: the name of a service, e.g. \"checkout\""));
     int has_env = opt_string(host, call, "environment", environment, sizeof environment, &answer);
     if (has_env < 0)
         return answer;
@@ -635,12 +645,8 @@ static bh_status prompt_incident_summary(const bh_host_api *host, bh_call call, 
     dataset *ds = user_data;
     char service[128];
     bh_status st = BH_OK;
-    int have = opt_string(host, call, "service", service, sizeof service, &st);
-    if (have < 0)
+    if (!required_service(host, call, service, sizeof service, &st))
         return st;
-    if (have == 0)
-        return host->result_error(call, BH_ERROR_INVALID_ARGUMENT,
-                                  BH_LIT("service is required: the name of a service, e.g. \"checkout\""));
 
     const deploy *used[INCIDENT_DEPLOYS];
     size_t shown = 0, total = 0;

@@ -26,11 +26,13 @@ extension PluginHost {
         // A tool this caller may not call answers exactly like one that does not
         // exist, so that refusals cannot be used to find out what is there.
         // The audit, which only the operator reads, tells the two apart.
-        let visible: Bool = found.map { e in
-            if case .list = kind { return e.plugin.policy.access.allowsAny(principal, .resource) }
-            return e.plugin.policy.access.allows(principal, e.primitive, e.policyName)
-        } ?? false
-        guard let entry = found, visible else {
+        // The rule that lets the caller in, found once: it decides visibility and provenance names it.
+        // A listing is shown to whoever may read some resource of the plugin (entries are filtered after).
+        let rule: Int? = found.flatMap { e in
+            if case .list = kind { return e.plugin.policy.access.allowsAny(principal, .resource) ? -1 : nil }
+            return e.plugin.policy.access.ruleIndex(principal, e.primitive, e.policyName)
+        }
+        guard let entry = found, let rule else {
             // A caller proven by an OAuth token that would be let in with a scope it lacks
             // is told which, so its client can ask for a token that has it (step-up).
             if context.caller != nil, let entry = found {
@@ -104,9 +106,7 @@ extension PluginHost {
                       "limits": ["result_bytes": .int(Int64(entry.limits.resultBytes)),
                                  "deadline_ms": .int(Int64(entry.limits.deadlineMilliseconds))]],
         ]
-        if let rule = entry.plugin.policy.access.ruleIndex(principal, entry.primitive, entry.policyName) {
-            provenance["rule"] = .string("\(PluginPolicy.fileName) [[allow]] #\(rule + 1)")
-        }
+        if rule >= 0 { provenance["rule"] = .string("\(PluginPolicy.fileName) [[allow]] #\(rule + 1)") }
         if case .read(let uri, _) = kind {
             provenance["uri"] = .string(uri)
             provenance["freshness"] = ["ttlMs": .int(entry.ttlMilliseconds ?? 0)]
@@ -240,7 +240,7 @@ extension PluginHost {
         let call = CallState(plugin: plugin, tool: entry.policyName, arguments: arguments, principal: principal,
                              deadline: deadline, resultLimit: limits.resultBytes,
                              outputValidator: entry.tool.outputValidator, notifications: notifications, kind: kind,
-                             mayRead: { [self] uri in readable(uri, in: plugin, by: principal) })
+                             resources: self)
         // A cancel that arrived while consent was being asked for applies at once.
         guard cancellation.attach(call) else { return }
         let clampNote = Self.clampNote(clamped)

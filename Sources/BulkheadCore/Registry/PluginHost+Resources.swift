@@ -22,7 +22,7 @@ extension CallKind {
 }
 
 /// Resources and prompts: what each caller may list, and reads and gets through the gate.
-extension PluginHost {
+extension PluginHost: ResourceReadability {
     public var servesResources: Bool { !resourceIndex.isEmpty }
     public var servesPrompts: Bool { !prompts.isEmpty }
 
@@ -35,14 +35,22 @@ extension PluginHost {
         let limits = { (p: PluginInstance) in p.policy.access.effectiveLimits(for: "") }
         func entry(_ plugin: PluginInstance, _ primitive: Primitive, name: String, key: String, title: String?,
                    description: String?, schema: JSONValue, validator: JSONSchemaValidator, mimeType: String? = nil,
-                   ttl: Int64? = nil, served: String) -> ServedEntry? {
+                   ttl: Int64? = nil, served: String, listing: JSONObject? = nil) -> ServedEntry? {
             guard let fn = plugin.tools[exactly: key] else { return nil }
             let tool = PluginManifest.Tool(name: name, title: title, description: description ?? "", access: .read,
                                            inputSchema: schema, outputSchema: nil, validator: validator)
             return ServedEntry(plugin: plugin, tool: tool, function: fn,
                                descriptor: ToolDescriptor(name: served, inputSchema: schema), limits: limits(plugin),
                                clamps: nil, rateKey: "*", concurrencyKey: "*", primitive: primitive, policyName: name,
-                               functionKey: key, mimeType: mimeType, ttlMilliseconds: ttl)
+                               functionKey: key, mimeType: mimeType, ttlMilliseconds: ttl,
+                               listing: listing.map { o in
+                                   var o = o
+                                   if let title { o["title"] = .string(title) }
+                                   if let description { o["description"] = .string(description) }
+                                   if let mimeType { o["mimeType"] = .string(mimeType) }
+                                   o["_meta"] = ["bulkhead/plugin": .string(plugin.name)]
+                                   return .object(o)
+                               })
         }
         let fixedSchema: JSONValue = ["type": "object", "additionalProperties": false]
         let fixedValidator = try! JSONSchemaValidator(fixedSchema)
@@ -51,9 +59,11 @@ extension PluginHost {
             if !m.resources.isEmpty || !m.resourceTemplates.isEmpty {
                 var r = PluginResources(plugin: plugin)
                 for res in m.resources {
+                    var listed: JSONObject = ["uri": .string(res.uri), "name": .string(res.name)]
+                    if let size = res.size { listed["size"] = .int(size) }
                     if let e = entry(plugin, .resource, name: res.uri, key: FunctionKey.resource(res.uri), title: res.title,
                                      description: res.description, schema: fixedSchema, validator: fixedValidator,
-                                     mimeType: res.mimeType, ttl: res.ttlMilliseconds, served: res.uri) {
+                                     mimeType: res.mimeType, ttl: res.ttlMilliseconds, served: res.uri, listing: listed) {
                         r.fixed[exactly: res.uri] = e
                         r.fixedOrder.append(e)
                     }
@@ -62,7 +72,8 @@ extension PluginHost {
                     if let e = entry(plugin, .resource, name: t.uriTemplate, key: FunctionKey.resource(t.uriTemplate),
                                      title: t.title, description: t.description, schema: t.inputSchema,
                                      validator: t.validator, mimeType: t.mimeType, ttl: t.ttlMilliseconds,
-                                     served: t.uriTemplate) {
+                                     served: t.uriTemplate,
+                                     listing: ["uriTemplate": .string(t.uriTemplate), "name": .string(t.name)]) {
                         r.templates.append((t.template, e))
                     }
                 }
@@ -76,7 +87,8 @@ extension PluginHost {
                 let served = plugin.servedName(prompt.name)
                 if let e = entry(plugin, .prompt, name: prompt.name, key: FunctionKey.prompt(prompt.name),
                                  title: prompt.title, description: prompt.description, schema: prompt.inputSchema,
-                                 validator: prompt.validator, served: served) {
+                                 validator: prompt.validator, served: served,
+                                 listing: Self.promptListing(prompt, served: served)) {
                     prompts[exactly: served] = e
                     orderedPrompts.append(e)
                 }
@@ -163,42 +175,34 @@ extension PluginHost {
 
     public func resourceTemplates(for context: RequestContext) -> [JSONValue] {
         let principal = self.principal(of: context)
-        var out: [JSONValue] = []
-        for scheme in resourceIndex.keys.sorted() {
+        return resourceIndex.keys.sorted().flatMap { scheme -> [JSONValue] in
             let r = resourceIndex[scheme]!
-            guard r.plugin.runtime.serving else { continue }
-            for t in r.plugin.manifest.resourceTemplates
-            where r.plugin.policy.access.allows(principal, .resource, t.uriTemplate) {
-                var o: JSONObject = ["uriTemplate": .string(t.uriTemplate), "name": .string(t.name)]
-                if let v = t.title { o["title"] = .string(v) }
-                if let v = t.description { o["description"] = .string(v) }
-                if let v = t.mimeType { o["mimeType"] = .string(v) }
-                o["_meta"] = ["bulkhead/plugin": .string(r.plugin.name)]
-                out.append(.object(o))
+            guard r.plugin.runtime.serving else { return [] }
+            return r.templates.compactMap { t in
+                r.plugin.policy.access.allows(principal, .resource, t.entry.policyName) ? t.entry.listing : nil
             }
         }
-        return out
     }
 
     public func prompts(for context: RequestContext) -> [JSONValue] {
         let principal = self.principal(of: context)
-        return orderedPrompts.compactMap { e -> JSONValue? in
-            guard e.plugin.runtime.serving, e.plugin.policy.access.allows(principal, .prompt, e.policyName),
-                  let p = e.plugin.manifest.prompts.first(where: { $0.name.isExactly(e.policyName) }) else { return nil }
-            var o: JSONObject = ["name": .string(e.descriptor.name)]
-            if let v = p.title { o["title"] = .string(v) }
-            if let v = p.description { o["description"] = .string(v) }
-            if !p.arguments.isEmpty {
-                o["arguments"] = .array(p.arguments.map { a in
-                    var ao: JSONObject = ["name": .string(a.name), "required": .bool(a.required)]
-                    if let v = a.title { ao["title"] = .string(v) }
-                    if let v = a.description { ao["description"] = .string(v) }
-                    return .object(ao)
-                })
-            }
-            o["_meta"] = ["bulkhead/plugin": .string(e.plugin.name)]
-            return .object(o)
+        return orderedPrompts.compactMap { e in
+            e.plugin.runtime.serving && e.plugin.policy.access.allows(principal, .prompt, e.policyName) ? e.listing : nil
         }
+    }
+
+    /// A prompt's entry in prompts/list (title, description and _meta are added with the rest).
+    private static func promptListing(_ p: PluginManifest.Prompt, served: String) -> JSONObject {
+        var o: JSONObject = ["name": .string(served)]
+        if !p.arguments.isEmpty {
+            o["arguments"] = .array(p.arguments.map { a in
+                var ao: JSONObject = ["name": .string(a.name), "required": .bool(a.required)]
+                if let v = a.title { ao["title"] = .string(v) }
+                if let v = a.description { ao["description"] = .string(v) }
+                return .object(ao)
+            })
+        }
+        return o
     }
 
     /// Every resource the caller may read: fixed ones as declared, and what each
@@ -213,14 +217,7 @@ extension PluginHost {
             let r = resourceIndex[scheme]!
             guard r.plugin.runtime.serving else { continue }
             for e in r.fixedOrder where r.plugin.policy.access.allows(principal, .resource, e.policyName) {
-                guard let res = r.plugin.manifest.resources.first(where: { $0.uri.isExactly(e.policyName) }) else { continue }
-                var o: JSONObject = ["uri": .string(res.uri), "name": .string(res.name)]
-                if let v = res.title { o["title"] = .string(v) }
-                if let v = res.description { o["description"] = .string(v) }
-                if let v = res.mimeType { o["mimeType"] = .string(v) }
-                if let v = res.size { o["size"] = .int(v) }
-                o["_meta"] = ["bulkhead/plugin": .string(r.plugin.name)]
-                fixed.append(.object(o))
+                if let listing = e.listing { fixed.append(listing) }
             }
             if let list = r.list { listers.append((r, list)) }
         }

@@ -23,10 +23,15 @@ final class ServedEntry: Sendable {
     /// Resources: the manifest's MIME type and stated freshness.
     let mimeType: String?
     let ttlMilliseconds: Int64?
+    /// Resources and prompts: the entry in resources/list, resources/templates/list or
+    /// prompts/list, rendered once at load (the lists only filter per caller).
+    let listing: JSONValue?
 
     init(plugin: PluginInstance, tool: PluginManifest.Tool, function: RegisteredTool, descriptor: ToolDescriptor,
          limits: Limits.Effective, clamps: Set<ExactKey>?, rateKey: String, concurrencyKey: String,
-         primitive: Primitive, policyName: String, functionKey: String, mimeType: String? = nil, ttlMilliseconds: Int64? = nil) {
+         primitive: Primitive, policyName: String, functionKey: String, mimeType: String? = nil, ttlMilliseconds: Int64? = nil,
+         listing: JSONValue? = nil) {
+        self.listing = listing
         self.primitive = primitive
         self.policyName = policyName
         self.functionKey = functionKey

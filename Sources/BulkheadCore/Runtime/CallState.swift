@@ -5,6 +5,12 @@ import BulkheadProtocol
 import CBulkhead
 import Synchronization
 
+/// Answers whether a caller may read a URI of a plugin, and its MIME type: the
+/// served union does (a reference, so a call carries no closure of its own).
+protocol ResourceReadability: AnyObject, Sendable {
+    func readable(_ uri: String, in plugin: PluginInstance, by principal: Principal) -> (mimeType: String?, allowed: Bool)
+}
+
 /// What a call is for, which decides what its results become.
 enum CallKind: Sendable {
     /// A tools/call: content blocks and structured content.
@@ -36,9 +42,9 @@ final class CallState: Sendable {
     let plugin: PluginInstance
     let tool: String
     let kind: CallKind
-    /// Whether the caller may read a URI the plugin names in result_resource
+    /// Who says whether the caller may read a URI the plugin names in result_resource
     /// (it is the plugin's, declared, and allowed by policy); nil: none may be named.
-    let mayRead: (@Sendable (String) -> (mimeType: String?, allowed: Bool))?
+    let resources: (any ResourceReadability)?
     let arguments: JSONObject
     let principal: Principal
     /// Monotonic nanoseconds at which the call times out, or nil.
@@ -85,10 +91,10 @@ final class CallState: Sendable {
     init(plugin: PluginInstance, tool: String, arguments: JSONObject, principal: Principal, deadline: UInt64?,
          resultLimit: Int = Limits.defaults.resultBytes, outputValidator: JSONSchemaValidator? = nil,
          notifications: (any CallNotifier)? = nil, kind: CallKind = .tool,
-         mayRead: (@Sendable (String) -> (mimeType: String?, allowed: Bool))? = nil) {
+         resources: (any ResourceReadability)? = nil) {
         self.notifications = notifications
         self.kind = kind
-        self.mayRead = mayRead
+        self.resources = resources
         self.plugin = plugin
         self.tool = tool
         self.arguments = arguments

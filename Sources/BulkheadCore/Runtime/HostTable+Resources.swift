@@ -143,7 +143,7 @@ enum ResourceContent {
         case (let u?, _):
             // Only the plugin's own URIs, and only those this caller may read: anything
             // else is refused the same way, so the plugin cannot smuggle in another's.
-            guard let verdict = call.mayRead?(u), verdict.allowed else {
+            guard let verdict = call.resources?.readable(u, in: call.plugin, by: call.principal), verdict.allowed else {
                 return call.refuse(&a, BH_E_NOT_ALLOWED, "result_resource: '\(LogText.cut(u, bytes: 200))' is not a resource of this plugin that this caller may read")
             }
             uri = u
@@ -163,7 +163,7 @@ enum ResourceContent {
         if let refused = call.refuseOversized(&a, length, "result_resource") { return refused }
         var body: JSONObject = ["uri": .string(uri)]
         if let mimeType { body["mimeType"] = .string(mimeType) }
-        var digestVersion: String?
+        var derived: String?
         if !link {
             let bytes = c.data.len == 0 ? [] : Array(UnsafeRawBufferPointer(start: c.data.ptr, count: c.data.len))
             if binary {
@@ -174,11 +174,12 @@ enum ResourceContent {
                 }
                 body["text"] = .string(scrub(s))
             }
-            digestVersion = "sha256:" + String(Hex.encode(SHA256.hash(data: bytes)).prefix(16))
+            // Only a plugin that names no version of its own pays for the digest.
+            if version == nil { derived = digestVersion(of: bytes) }
         }
-        let v = version.map(scrub) ?? digestVersion
+        let v = version.map(scrub) ?? derived
         if let v { body["_meta"] = ["bulkhead/version": .string(v)] }
-        let modified = c.modified_ms > 0 ? isoTime(milliseconds: c.modified_ms) : nil
+        let modified = c.modified_ms > 0 ? Timestamp.iso(milliseconds: c.modified_ms) : nil
         if let modified, link || call.kind.isRead { body["annotations"] = ["lastModified": .string(modified)] }
         a.bytes += length
 
@@ -217,6 +218,11 @@ enum ResourceContent {
         return BH_OK
     }
 
+    /// The version of content whose plugin named none: "sha256:" and 16 hex digits of its digest.
+    static func digestVersion(of bytes: [UInt8]) -> String {
+        "sha256:" + String(Hex.encode(SHA256.hash(data: bytes)).prefix(16))
+    }
+
     /// A resource read answered with result_json: its text, as JSON.
     static func json(_ value: JSONValue, call: CallState) -> JSONValue {
         guard case .read(let uri, let declared) = call.kind else { return value }
@@ -224,7 +230,7 @@ enum ResourceContent {
         return [
             "uri": .string(uri), "mimeType": .string(declared ?? "application/json"),
             "text": .string(String(decoding: bytes, as: UTF8.self)),
-            "_meta": ["bulkhead/version": .string("sha256:" + String(Hex.encode(SHA256.hash(data: bytes)).prefix(16)))],
+            "_meta": ["bulkhead/version": .string(digestVersion(of: bytes))],
         ]
     }
 
@@ -233,7 +239,7 @@ enum ResourceContent {
         guard case .read(let uri, let declared) = call.kind else { return ["type": "text", "text": .string(s)] }
         var body: JSONObject = ["uri": .string(uri), "text": .string(s)]
         if let declared { body["mimeType"] = .string(declared) }
-        body["_meta"] = ["bulkhead/version": .string("sha256:" + String(Hex.encode(SHA256.hash(data: Array(s.utf8))).prefix(16)))]
+        body["_meta"] = ["bulkhead/version": .string(digestVersion(of: Array(s.utf8)))]
         return .object(body)
     }
 
@@ -245,11 +251,10 @@ enum ResourceContent {
         var o: JSONObject = ["uri": .string(uri), "readAt": .string(Timestamp.now())]
         if let title { o["title"] = .string(title) }
         if let version { o["version"] = .string(version) }
-        if modifiedMs > 0 { o["modified"] = .string(isoTime(milliseconds: modifiedMs)) }
+        if modifiedMs > 0 { o["modified"] = .string(Timestamp.iso(milliseconds: modifiedMs)) }
         return .object(o)
     }
 
-    static func isoTime(milliseconds: Int64) -> String { Timestamp.iso(milliseconds: milliseconds) }
 }
 
 extension CallKind {

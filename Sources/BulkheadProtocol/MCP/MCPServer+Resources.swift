@@ -5,7 +5,9 @@ extension MCPServer {
         guard provider.servesResources else { return sendError(id: id, .methodNotFound("resources/list")) }
         guard let cursor = cursorParameter(id: id, params: params, method: "resources/list") else { return }
         startInFlight(id: id, params: nil, context: context, answer: { [self] id, stateless, outcome in
-            guard case .result(let listed) = outcome else { return answerResource(id: id, uri: "", stateless: stateless, outcome) }
+            guard case .result(let listed) = outcome else {
+                return sendFailure(id: id, outcome, method: "resources/list") { _ in .internalError("resources/list failed") }
+            }
             sendPage(id: id, key: "resources", listed.content, cursor: cursor, nameKey: "uri", stateless: stateless)
         }) { [provider] context, complete in
             provider.listResources(context: context, complete: complete)
@@ -58,18 +60,12 @@ extension MCPServer {
             return sendError(id: id, .invalidParams("prompts/get params.arguments must be an object of strings"))
         }
         startInFlight(id: id, params: params, context: context, answer: { [self] id, stateless, outcome in
-            switch outcome {
-            case .result(let r):
-                var members: JSONObject = ["messages": .array(r.content)]
-                if let d = r.structuredContent?.stringValue { members["description"] = .string(d) }
-                sendResult(id: id, capacity: 512) { results.object(members, meta: r.meta, ttl: nil, stateless: stateless, into: &$0) }
-            case .unknownTool(let name):
-                sendError(id: id, .invalidParams("Unknown prompt: \(name)"))
-            case .inputRequired:
-                sendError(id: id, .internalError("prompts/get cannot ask for input"))
-            case .error(let e):
-                sendError(id: id, e)
+            guard case .result(let r) = outcome else {
+                return sendFailure(id: id, outcome, method: "prompts/get") { .invalidParams("Unknown prompt: \($0)") }
             }
+            var members: JSONObject = ["messages": .array(r.content)]
+            if let d = r.structuredContent?.stringValue { members["description"] = .string(d) }
+            sendResult(id: id, capacity: 512) { results.object(members, meta: r.meta, ttl: nil, stateless: stateless, into: &$0) }
         }) { [provider] context, complete in
             provider.getPrompt(name: name, arguments: arguments, context: context, complete: complete)
         }
@@ -77,18 +73,25 @@ extension MCPServer {
 
     /// A read's answer; "no such resource" the same way whatever the reason.
     private func answerResource(id: JSONRPCID, uri: String, stateless: Bool, _ outcome: ToolCallOutcome) {
+        guard case .result(let r) = outcome else {
+            return sendFailure(id: id, outcome, method: "resources/read") { _ in Self.resourceNotFound(uri, stateless: stateless) }
+        }
+        sendResult(id: id, capacity: 512) {
+            results.object(["contents": .array(r.content)], meta: r.meta, ttl: r.ttlMilliseconds ?? 0,
+                           stateless: stateless, into: &$0)
+        }
+    }
+
+    /// Any outcome but a result, as the methods other than tools/call answer it: nothing
+    /// of that name (`unknown`), a protocol error as the provider named it, and
+    /// input_required, which only tools/call can ask for here.
+    func sendFailure(id: JSONRPCID, _ outcome: ToolCallOutcome, method: String,
+                     unknown: (String) -> JSONRPCErrorObject) {
         switch outcome {
-        case .result(let r):
-            sendResult(id: id, capacity: 512) {
-                results.object(["contents": .array(r.content)], meta: r.meta, ttl: r.ttlMilliseconds ?? 0,
-                               stateless: stateless, into: &$0)
-            }
-        case .unknownTool:
-            sendError(id: id, Self.resourceNotFound(uri, stateless: stateless))
-        case .inputRequired:
-            sendError(id: id, .internalError("resources/read cannot ask for input"))
-        case .error(let e):
-            sendError(id: id, e)
+        case .result: return
+        case .unknownTool(let name): sendError(id: id, unknown(name))
+        case .inputRequired: sendError(id: id, .internalError("\(method) cannot ask for input"))
+        case .error(let e): sendError(id: id, e)
         }
     }
 
@@ -153,21 +156,15 @@ extension MCPServer {
         default: return sendError(id: id, .invalidParams("completion/complete params.context.arguments must be an object of strings"))
         }
         startInFlight(id: id, params: params, context: context, answer: { [self] id, stateless, outcome in
-            switch outcome {
-            case .result(let r):
-                let all = r.content
-                let values = Array(all.prefix(Self.completionLimit))
-                let completion: JSONObject = ["values": .array(values), "total": .int(Int64(all.count)),
-                                              "hasMore": .bool(all.count > values.count)]
-                sendResult(id: id, capacity: 256 + 64 * values.count) {
-                    results.object(["completion": .object(completion)], meta: nil, ttl: nil, stateless: stateless, into: &$0)
-                }
-            case .unknownTool(let name):
-                sendError(id: id, .invalidParams("Unknown reference: \(name)"))
-            case .inputRequired:
-                sendError(id: id, .internalError("completion/complete cannot ask for input"))
-            case .error(let e):
-                sendError(id: id, e)
+            guard case .result(let r) = outcome else {
+                return sendFailure(id: id, outcome, method: "completion/complete") { .invalidParams("Unknown reference: \($0)") }
+            }
+            let all = r.content
+            let values = Array(all.prefix(Self.completionLimit))
+            let completion: JSONObject = ["values": .array(values), "total": .int(Int64(all.count)),
+                                          "hasMore": .bool(all.count > values.count)]
+            sendResult(id: id, capacity: 256 + 64 * values.count) {
+                results.object(["completion": .object(completion)], meta: nil, ttl: nil, stateless: stateless, into: &$0)
             }
         }) { [provider] context, complete in
             provider.complete(reference, argument: argument, value: value, contextArguments: others, context: context,
